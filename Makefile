@@ -1,0 +1,103 @@
+# Pattern Real-Time — build, run, test.
+#
+#   make                  engine + nginx module (warnings are errors)
+#   make deps             install Debian packages (root); see scripts/install-deps
+#   make demo             generated data -> index -> engine + nginx -> replay + scan
+#   make start / stop     run engine + nginx locally (PORT, DATA, CLOCK)
+#   make test             unit tests, then the t/ suite against real nginx + engine
+#   make fuzz             build the libFuzzer targets (clang)
+#   make bench            print the benchmark figures (see bench/README.md)
+
+BUILD      ?= build
+NGINX_SRC  ?= /usr/share/nginx/src
+FAISS_SRC  ?= .deps/faiss
+CC         ?= cc
+CXX        ?= c++
+
+PKGS        = lmdb yajl libpcre2-8 openssl zlib
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN        = -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
+              -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+OPT        ?= -O2 -g
+CFLAGS_ALL  = -std=gnu11 $(OPT) $(WARN) -D_GNU_SOURCE -pthread \
+              -Iinclude -Iengine $(PKG_CFLAGS) $(CFLAGS)
+FAISS_LIBS  = $(BUILD)/libfaiss_c.a /usr/lib/x86_64-linux-gnu/libfaiss.a \
+              -fopenmp -lopenblas -llapack
+LIBS        = $(FAISS_LIBS) $(PKG_LIBS) -lstdc++ -lm -pthread
+
+ENGINE_SRC := $(sort $(wildcard engine/*.c engine/*/*.c))
+ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o)
+ENGINE_LIB := $(filter-out $(BUILD)/engine/main.o,$(ENGINE_OBJ))
+UNIT_SRC   := $(sort $(wildcard t/unit/test_*.c))
+UNIT_BIN   := $(UNIT_SRC:%.c=$(BUILD)/%)
+MODULE_SRC := $(wildcard ngx_module/*.c ngx_module/*.h include/*.h) config
+MODULE_SO   = $(BUILD)/nginx/ngx_http_pattern_rt_module.so
+ENGINE_BIN  = $(BUILD)/pattern-rt-engine
+
+FAISS_C_SRC = $(filter-out %/gpu/%,$(wildcard $(FAISS_SRC)/c_api/*.cpp \
+              $(FAISS_SRC)/c_api/impl/*.cpp $(FAISS_SRC)/c_api/utils/*.cpp))
+FAISS_C_OBJ = $(FAISS_C_SRC:$(FAISS_SRC)/c_api/%.cpp=$(BUILD)/faiss_c/obj/%.o)
+
+.PHONY: all engine module unit deps demo start stop test fuzz bench clean
+all: engine module
+
+engine: $(ENGINE_BIN)
+module: $(MODULE_SO)
+unit: $(UNIT_BIN)
+
+deps:
+	scripts/install-deps
+
+# FAISS's own C API, compiled against the installed headers (docs/build.md).
+# The headers are reached as <faiss/c_api/...> from the installed tree; the
+# objects come from Debian's source package unpacked by scripts/install-deps.
+$(BUILD)/faiss_c/obj/%.o: $(FAISS_SRC)/c_api/%.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 -O2 -fPIC -fopenmp -w -c $< -o $@
+
+$(BUILD)/libfaiss_c.a: $(FAISS_C_OBJ)
+	@test -n "$(FAISS_C_OBJ)" || { echo "FAISS C API sources missing: run 'make deps'" >&2; exit 1; }
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/engine/%.o: engine/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(ENGINE_BIN): $(ENGINE_OBJ) $(BUILD)/libfaiss_c.a
+	$(CC) $(OPT) -o $@ $(ENGINE_OBJ) $(LIBS) $(LDFLAGS)
+
+$(BUILD)/t/unit/%: t/unit/%.c t/unit/tap.h $(ENGINE_LIB) $(BUILD)/libfaiss_c.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -It/unit -o $@ $< $(ENGINE_LIB) $(LIBS) $(LDFLAGS)
+
+# The module is built the way Debian builds its own nginx modules: nginx-dev's
+# configure with Debian's flags (--with-compat among them) and `make modules`.
+$(MODULE_SO): $(MODULE_SRC)
+	@mkdir -p $(BUILD)/nginx
+	scripts/build-module $(BUILD)/nginx
+
+-include $(ENGINE_OBJ:.o=.d)
+
+test: all unit
+	t/run
+
+fuzz:
+	$(MAKE) -C fuzz BUILD=$(abspath $(BUILD))/fuzz
+
+bench: all
+	bench/run
+
+PORT  ?= 8080
+DATA  ?=
+CLOCK ?= real
+start: all
+	scripts/pattern-rt start --port $(PORT) --clock $(CLOCK) $(if $(DATA),--data $(DATA))
+stop:
+	scripts/pattern-rt stop --port $(PORT)
+demo: all
+	scripts/pattern-rt demo --port $(PORT)
+
+clean:
+	rm -rf $(BUILD)
