@@ -1,11 +1,49 @@
+/*
+ * pattern-rt-engine: the engine daemon and its offline commands.
+ */
 #include <stdio.h>
-#include <faiss/c_api/IndexFlat_c.h>
-#include <faiss/c_api/Index_c.h>
-int main(void) {
-    FaissIndexFlatL2 *idx; float v[4] = {1,2,3,4}; float d; idx_t l;
-    if (faiss_IndexFlatL2_new_with(&idx, 4)) return 1;
-    faiss_Index_add(idx, 1, v);
-    faiss_Index_search(idx, 1, v, 1, &d, &l);
-    printf("%g %ld\n", d, (long) l);
-    return 0;
+#include <string.h>
+
+#include "engine.h"
+
+typedef struct {
+    const char  *name;
+    int        (*run)(int argc, char **argv);
+    const char  *help;
+} prt_command_t;
+
+static const prt_command_t commands[] = {
+    { "serve", prt_serve_command, "run the engine daemon" },
+};
+
+static void
+usage(void)
+{
+    fprintf(stderr, "usage: pattern-rt-engine COMMAND [options]\ncommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        fprintf(stderr, "  %-14s %s\n", commands[i].name, commands[i].help);
+    }
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0
+        || strcmp(argv[1], "help") == 0)
+    {
+        usage();
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("pattern-rt-engine %s\n", PRT_ENGINE_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            return commands[i].run(argc, argv);
+        }
+    }
+    fprintf(stderr, "unknown command: %s\n", argv[1]);
+    usage();
+    return 2;
 }

@@ -1,0 +1,76 @@
+#include <stdio.h>
+
+#include "api/api.h"
+#include "core/log.h"
+#include "pattern_rt_msg.h"
+
+typedef struct {
+    uint16_t             type;
+    uint32_t             min_len;     /* the fixed part of the request */
+    prt_api_handler_fn   handler;
+    const char          *name;
+} prt_route_t;
+
+static const prt_route_t routes[] = {
+    { PRT_MSG_HEALTH, 0, prt_api_health, "health" },
+};
+
+void
+prt_api_dispatch(void *ctx, const prt_reply_t *to, uint16_t type,
+    const uint8_t *payload, uint32_t len)
+{
+    prt_engine_t  *e = ctx;
+
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        if (routes[i].type != type) {
+            continue;
+        }
+        if (len < routes[i].min_len) {
+            prt_warn("%s request of %u bytes, expected at least %u",
+                     routes[i].name, len, routes[i].min_len);
+            prt_api_error(e, to, PRT_E_BAD_REQUEST,
+                          "malformed request record", NULL);
+            return;
+        }
+        routes[i].handler(e, to, payload, len);
+        return;
+    }
+
+    prt_warn("unknown request type %u from slot %u", type, to->slot);
+    prt_api_error(e, to, PRT_E_BAD_REQUEST, "unknown request type", NULL);
+}
+
+void
+prt_api_reply(prt_engine_t *e, const prt_reply_t *to, int status,
+    prt_json_t *j)
+{
+    const char  *body;
+    size_t       len;
+
+    body = prt_json_body(j, &len);
+    if (prt_json_failed(j)) {
+        prt_error("rendering a %d response failed", status);
+        prt_api_error(e, to, PRT_E_INTERNAL, "response rendering failed",
+                      NULL);
+        return;
+    }
+    (void) prt_server_respond(e->server, to, status, body, len);
+}
+
+void
+prt_api_error(prt_engine_t *e, const prt_reply_t *to, prt_error_t code,
+    const char *message, const char *field)
+{
+    prt_json_t   j;
+    const char  *body;
+    size_t       len;
+
+    if (prt_json_init(&j) != 0) {
+        return;
+    }
+    prt_json_error(&j, prt_error_name(code), message, field);
+    body = prt_json_body(&j, &len);
+    (void) prt_server_respond(e->server, to, prt_error_status(code), body,
+                              len);
+    prt_json_free(&j);
+}

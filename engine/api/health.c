@@ -1,0 +1,44 @@
+#include <stdio.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "core/log.h"
+
+static void
+engine_json(prt_engine_t *e, prt_json_t *j)
+{
+    uint64_t  now = prt_wall_ms();
+    char      epoch[17];
+
+    snprintf(epoch, sizeof(epoch), "%016llx",
+             (unsigned long long) prt_server_epoch(e->server));
+
+    prt_json_key(j, "engine");
+    prt_json_open(j);
+    prt_json_kint(j, "pid", getpid());
+    prt_json_kstr(j, "version", PRT_ENGINE_VERSION);
+    prt_json_kstr(j, "epoch", epoch);
+    prt_json_ktime(j, "started_at", (int64_t) e->started_at_ms);
+    prt_json_kuint(j, "uptime_s", (now - e->started_at_ms) / 1000);
+    prt_json_close(j);
+}
+
+void
+prt_api_health(prt_engine_t *e, const prt_reply_t *to,
+    const uint8_t *payload, uint32_t len)
+{
+    prt_json_t  j;
+
+    if (prt_json_init(&j) != 0) {
+        return;
+    }
+    prt_json_open(&j);
+    prt_json_kstr(&j, "status", "ok");
+    engine_json(e, &j);
+    prt_json_key(&j, "ipc");
+    prt_server_stats_json(e->server, &j);
+    prt_json_close(&j);
+
+    prt_api_reply(e, to, 200, &j);
+    prt_json_free(&j);
+}

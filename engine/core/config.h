@@ -1,0 +1,39 @@
+/*
+ * Engine configuration: every setting has a default, can be given in a
+ * config file (`name value` lines, # comments; conf/engine.conf) and on the
+ * command line (`--name value` or `--name=value`, dashes or underscores).
+ * The command line wins over the file.
+ */
+#ifndef PRT_CONFIG_H
+#define PRT_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    char      *data_dir;
+    char      *socket;
+    unsigned   socket_mode;
+    char      *clock;
+    char      *log_level;
+    uint64_t   max_workers;
+    uint64_t   request_ring;
+    uint64_t   response_ring;
+    uint64_t   broadcast_log;
+    uint64_t   max_request;
+    uint64_t   max_queued;
+} prt_config_t;
+
+void prt_config_defaults(prt_config_t *c);
+void prt_config_free(prt_config_t *c);
+
+/* Parses argv[first..argc); positional arguments are an error. Returns 0,
+ * or -1 after printing what is wrong. */
+int  prt_config_parse_args(prt_config_t *c, int argc, char **argv, int first);
+int  prt_config_load_file(prt_config_t *c, const char *path);
+void prt_config_usage(const char *command);
+
+/* "4m" -> 4194304; "123" -> 123. */
+int  prt_parse_size(const char *s, uint64_t *out);
+
+#endif

@@ -1,0 +1,253 @@
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/json.h"
+
+int
+prt_json_init(prt_json_t *j)
+{
+    j->failed = 0;
+    j->gen = yajl_gen_alloc(NULL);
+    return j->gen ? 0 : -1;
+}
+
+void
+prt_json_free(prt_json_t *j)
+{
+    if (j->gen) {
+        yajl_gen_free(j->gen);
+        j->gen = NULL;
+    }
+}
+
+void
+prt_json_reset(prt_json_t *j)
+{
+    yajl_gen_reset(j->gen, NULL);
+    yajl_gen_clear(j->gen);
+    j->failed = 0;
+}
+
+int
+prt_json_failed(const prt_json_t *j)
+{
+    return j->failed;
+}
+
+const char *
+prt_json_body(prt_json_t *j, size_t *len)
+{
+    const unsigned char  *buf;
+
+    if (yajl_gen_get_buf(j->gen, &buf, len) != yajl_gen_status_ok) {
+        j->failed = 1;
+        *len = 0;
+        return "";
+    }
+    return (const char *) buf;
+}
+
+static void
+json_check(prt_json_t *j, yajl_gen_status st)
+{
+    if (st != yajl_gen_status_ok) {
+        j->failed = 1;
+    }
+}
+
+void
+prt_json_open(prt_json_t *j)
+{
+    json_check(j, yajl_gen_map_open(j->gen));
+}
+
+void
+prt_json_close(prt_json_t *j)
+{
+    json_check(j, yajl_gen_map_close(j->gen));
+}
+
+void
+prt_json_array(prt_json_t *j)
+{
+    json_check(j, yajl_gen_array_open(j->gen));
+}
+
+void
+prt_json_array_end(prt_json_t *j)
+{
+    json_check(j, yajl_gen_array_close(j->gen));
+}
+
+void
+prt_json_strn(prt_json_t *j, const char *s, size_t len)
+{
+    json_check(j, yajl_gen_string(j->gen, (const unsigned char *) s, len));
+}
+
+void
+prt_json_str(prt_json_t *j, const char *s)
+{
+    prt_json_strn(j, s, strlen(s));
+}
+
+void
+prt_json_key(prt_json_t *j, const char *key)
+{
+    prt_json_strn(j, key, strlen(key));
+}
+
+void
+prt_json_int(prt_json_t *j, long long v)
+{
+    json_check(j, yajl_gen_integer(j->gen, v));
+}
+
+void
+prt_json_uint(prt_json_t *j, unsigned long long v)
+{
+    char  buf[24];
+    int   n = snprintf(buf, sizeof(buf), "%llu", v);
+
+    json_check(j, yajl_gen_number(j->gen, buf, (size_t) n));
+}
+
+/* Shortest of %.15g..%.17g that reads back exactly: 0.1 stays "0.1". */
+int
+prt_format_double(double v, char *buf, size_t len)
+{
+    int  n = 0;
+
+    for (int prec = 15; prec <= 17; prec++) {
+        n = snprintf(buf, len, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) {
+            break;
+        }
+    }
+    return n;
+}
+
+void
+prt_json_num(prt_json_t *j, double v)
+{
+    char  buf[32];
+    int   n;
+
+    if (!isfinite(v)) {
+        prt_json_null(j);
+        return;
+    }
+    n = prt_format_double(v, buf, sizeof(buf));
+    json_check(j, yajl_gen_number(j->gen, buf, (size_t) n));
+}
+
+void
+prt_json_bool(prt_json_t *j, int v)
+{
+    json_check(j, yajl_gen_bool(j->gen, v != 0));
+}
+
+void
+prt_json_null(prt_json_t *j)
+{
+    json_check(j, yajl_gen_null(j->gen));
+}
+
+void
+prt_json_time(prt_json_t *j, int64_t utc_ms)
+{
+    char       buf[32];
+    struct tm  tm;
+    time_t     s = (time_t) (utc_ms >= 0 ? utc_ms / 1000
+                                        : (utc_ms - 999) / 1000);
+    int        ms = (int) (utc_ms - (int64_t) s * 1000);
+    int        n;
+
+    gmtime_r(&s, &tm);
+    n = (int) strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+    if (ms) {
+        n += snprintf(buf + n, sizeof(buf) - (size_t) n, ".%03d", ms);
+    }
+    buf[n++] = 'Z';
+    prt_json_strn(j, buf, (size_t) n);
+}
+
+void
+prt_json_raw(prt_json_t *j, const char *json, size_t len)
+{
+    /* yajl_gen_number emits the bytes verbatim as one value */
+    json_check(j, yajl_gen_number(j->gen, json, len));
+}
+
+void
+prt_json_kstr(prt_json_t *j, const char *key, const char *s)
+{
+    prt_json_key(j, key);
+    if (s) {
+        prt_json_str(j, s);
+    } else {
+        prt_json_null(j);
+    }
+}
+
+void
+prt_json_kint(prt_json_t *j, const char *key, long long v)
+{
+    prt_json_key(j, key);
+    prt_json_int(j, v);
+}
+
+void
+prt_json_kuint(prt_json_t *j, const char *key, unsigned long long v)
+{
+    prt_json_key(j, key);
+    prt_json_uint(j, v);
+}
+
+void
+prt_json_knum(prt_json_t *j, const char *key, double v)
+{
+    prt_json_key(j, key);
+    prt_json_num(j, v);
+}
+
+void
+prt_json_kbool(prt_json_t *j, const char *key, int v)
+{
+    prt_json_key(j, key);
+    prt_json_bool(j, v);
+}
+
+void
+prt_json_knull(prt_json_t *j, const char *key)
+{
+    prt_json_key(j, key);
+    prt_json_null(j);
+}
+
+void
+prt_json_ktime(prt_json_t *j, const char *key, int64_t utc_ms)
+{
+    prt_json_key(j, key);
+    prt_json_time(j, utc_ms);
+}
+
+void
+prt_json_error(prt_json_t *j, const char *code, const char *message,
+    const char *field)
+{
+    prt_json_open(j);
+    prt_json_key(j, "error");
+    prt_json_open(j);
+    prt_json_kstr(j, "code", code);
+    prt_json_kstr(j, "message", message);
+    if (field) {
+        prt_json_kstr(j, "field", field);
+    }
+    prt_json_close(j);
+    prt_json_kstr(j, "detail", message);
+    prt_json_close(j);
+}

@@ -1,0 +1,57 @@
+/*
+ * JSON writer for response bodies and events, on yajl's generator (yajl
+ * checks nesting and escapes strings). Numbers are written in the shortest
+ * form that reads back to the same double; NaN and infinities become null.
+ * Errors are sticky: check prt_json_failed() once at the end.
+ */
+#ifndef PRT_JSON_H
+#define PRT_JSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <yajl/yajl_gen.h>
+
+typedef struct {
+    yajl_gen  gen;
+    int       failed;
+} prt_json_t;
+
+int  prt_json_init(prt_json_t *j);
+void prt_json_free(prt_json_t *j);
+void prt_json_reset(prt_json_t *j);
+int  prt_json_failed(const prt_json_t *j);
+const char *prt_json_body(prt_json_t *j, size_t *len);
+
+void prt_json_open(prt_json_t *j);            /* { */
+void prt_json_close(prt_json_t *j);           /* } */
+void prt_json_array(prt_json_t *j);           /* [ */
+void prt_json_array_end(prt_json_t *j);       /* ] */
+void prt_json_key(prt_json_t *j, const char *key);
+
+void prt_json_str(prt_json_t *j, const char *s);
+void prt_json_strn(prt_json_t *j, const char *s, size_t len);
+void prt_json_int(prt_json_t *j, long long v);
+void prt_json_uint(prt_json_t *j, unsigned long long v);
+void prt_json_num(prt_json_t *j, double v);
+void prt_json_bool(prt_json_t *j, int v);
+void prt_json_null(prt_json_t *j);
+void prt_json_time(prt_json_t *j, int64_t utc_ms);   /* ISO-8601 UTC, Z */
+void prt_json_raw(prt_json_t *j, const char *json, size_t len); /* a value */
+
+/* key + value */
+void prt_json_kstr(prt_json_t *j, const char *key, const char *s);
+void prt_json_kint(prt_json_t *j, const char *key, long long v);
+void prt_json_kuint(prt_json_t *j, const char *key, unsigned long long v);
+void prt_json_knum(prt_json_t *j, const char *key, double v);
+void prt_json_kbool(prt_json_t *j, const char *key, int v);
+void prt_json_knull(prt_json_t *j, const char *key);
+void prt_json_ktime(prt_json_t *j, const char *key, int64_t utc_ms);
+
+/* The error body of SPEC §5: {"error":{code,message,field?},"detail":message} */
+void prt_json_error(prt_json_t *j, const char *code, const char *message,
+    const char *field);
+
+int prt_format_double(double v, char *buf, size_t len);
+
+#endif

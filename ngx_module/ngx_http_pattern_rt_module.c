@@ -1,0 +1,524 @@
+/*
+ * Pattern Real-Time nginx module: directives, configuration, the content
+ * handler and its router.
+ */
+
+#include "ngx_http_pattern_rt_module.h"
+
+
+static ngx_int_t ngx_http_pattern_rt_handler(ngx_http_request_t *r);
+static void ngx_http_pattern_rt_body_ready(ngx_http_request_t *r);
+static void ngx_http_pattern_rt_dispatch(ngx_http_request_t *r);
+static ngx_int_t ngx_http_pattern_rt_route(ngx_http_request_t *r,
+    ngx_http_pattern_rt_ctx_t *ctx);
+
+static void *ngx_http_pattern_rt_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_pattern_rt_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_pattern_rt_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_pattern_rt_merge_loc_conf(ngx_conf_t *cf,
+    void *parent, void *child);
+static void ngx_http_pattern_rt_check_body_limits(ngx_conf_t *cf,
+    ngx_http_pattern_rt_loc_conf_t *plcf);
+static char *ngx_http_pattern_rt_api(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_pattern_rt_init_process(ngx_cycle_t *cycle);
+static void ngx_http_pattern_rt_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_command_t  ngx_http_pattern_rt_commands[] = {
+
+    { ngx_string("pattern_rt_engine"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_pattern_rt_main_conf_t, engine_path),
+      NULL },
+
+    { ngx_string("pattern_rt_reconnect"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_pattern_rt_main_conf_t, reconnect_max),
+      NULL },
+
+    { ngx_string("pattern_rt_max_pending"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_pattern_rt_main_conf_t, max_pending),
+      NULL },
+
+    { ngx_string("pattern_rt_max_response"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_pattern_rt_main_conf_t, max_response),
+      NULL },
+
+    { ngx_string("pattern_rt_api"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_pattern_rt_api,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("pattern_rt_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_pattern_rt_loc_conf_t, timeout),
+      NULL },
+
+    { ngx_string("pattern_rt_max_body"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_pattern_rt_loc_conf_t, max_body),
+      NULL },
+
+    { ngx_string("pattern_rt_max_symbols"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_pattern_rt_loc_conf_t, max_symbols),
+      NULL },
+
+    { ngx_string("pattern_rt_cors_origin"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_conf_set_str_array_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_pattern_rt_loc_conf_t, cors_origins),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_pattern_rt_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    ngx_http_pattern_rt_create_main_conf,  /* create main configuration */
+    ngx_http_pattern_rt_init_main_conf,    /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_pattern_rt_create_loc_conf,   /* create location configuration */
+    ngx_http_pattern_rt_merge_loc_conf     /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_pattern_rt_module = {
+    NGX_MODULE_V1,
+    &ngx_http_pattern_rt_module_ctx,       /* module context */
+    ngx_http_pattern_rt_commands,          /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_pattern_rt_init_process,      /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_pattern_rt_exit_process,      /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_int_t
+ngx_http_pattern_rt_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                        rc;
+    ngx_http_pattern_rt_ctx_t       *ctx;
+    ngx_http_pattern_rt_loc_conf_t  *plcf;
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_pattern_rt_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->request = r;
+    ngx_http_set_ctx(r, ctx, ngx_http_pattern_rt_module);
+
+    rc = ngx_http_pattern_rt_route(r, ctx);
+    if (rc != NGX_OK) {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        switch (rc) {
+        case NGX_HTTP_NO_CONTENT:
+            return ngx_http_pattern_rt_send_json(r, NGX_HTTP_NO_CONTENT,
+                                                 NULL, 0);
+        case NGX_HTTP_NOT_ALLOWED:
+            return ngx_http_pattern_rt_send_error(r, PRT_E_METHOD,
+                                      "method not allowed on this path",
+                                      NULL);
+        default:
+            return ngx_http_pattern_rt_send_error(r, PRT_E_NOT_FOUND,
+                                                  "no such endpoint", NULL);
+        }
+    }
+
+    plcf = ngx_http_get_module_loc_conf(r, ngx_http_pattern_rt_module);
+
+    if (ctx->route->body
+        && r->headers_in.content_length_n > (off_t) plcf->max_body)
+    {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_pattern_rt_send_error(r, PRT_E_TOO_LARGE,
+                                              "request body too large", NULL);
+    }
+
+    if (ctx->route->body) {
+        r->request_body_in_single_buf = 1;
+
+        rc = ngx_http_read_client_request_body(r,
+                                            ngx_http_pattern_rt_body_ready);
+        if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+            return rc;
+        }
+
+        return NGX_DONE;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    r->main->count++;
+    ngx_http_pattern_rt_dispatch(r);
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_pattern_rt_body_ready(ngx_http_request_t *r)
+{
+    /* ngx_http_read_client_request_body() took the reference we finish */
+    ngx_http_pattern_rt_dispatch(r);
+}
+
+
+static void
+ngx_http_pattern_rt_dispatch(ngx_http_request_t *r)
+{
+    ngx_int_t                   rc;
+    ngx_http_pattern_rt_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_pattern_rt_module);
+
+    rc = ctx->route->handler(r, ctx);
+
+    if (rc == NGX_AGAIN) {
+        return;                    /* parked until the engine answers */
+    }
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+/*
+ * Finds the route of r and its captures. Returns NGX_OK, or the answer to
+ * give instead: NGX_HTTP_NOT_FOUND for an unknown path,
+ * NGX_HTTP_NOT_ALLOWED for a known path and another method,
+ * NGX_HTTP_NO_CONTENT for a CORS preflight.
+ */
+static ngx_int_t
+ngx_http_pattern_rt_route(ngx_http_request_t *r,
+    ngx_http_pattern_rt_ctx_t *ctx)
+{
+    int                                 n, i;
+    ngx_uint_t                          k, path_known;
+    PCRE2_SIZE                         *ov;
+    ngx_http_pattern_rt_main_conf_t    *pmcf;
+    const ngx_http_pattern_rt_route_t  *route;
+
+    pmcf = ngx_http_get_module_main_conf(r, ngx_http_pattern_rt_module);
+    path_known = 0;
+
+    for (k = 0; k < ngx_http_pattern_rt_nroutes; k++) {
+        route = &ngx_http_pattern_rt_routes[k];
+
+        n = pcre2_match(pmcf->route_re[k], r->uri.data, r->uri.len, 0, 0,
+                        pmcf->match_data, NULL);
+        if (n < 0) {
+            continue;
+        }
+
+        path_known = 1;
+
+        if (r->method == NGX_HTTP_OPTIONS) {
+            return NGX_HTTP_NO_CONTENT;
+        }
+
+        if (!(r->method & route->methods)) {
+            continue;
+        }
+
+        ctx->route = route;
+
+        ov = pcre2_get_ovector_pointer(pmcf->match_data);
+        for (i = 1; i < n && i <= 4; i++) {
+            ctx->args[i - 1].data = r->uri.data + ov[2 * i];
+            ctx->args[i - 1].len = ov[2 * i + 1] - ov[2 * i];
+        }
+
+        return NGX_OK;
+    }
+
+    return path_known ? NGX_HTTP_NOT_ALLOWED : NGX_HTTP_NOT_FOUND;
+}
+
+
+/* ---- configuration --------------------------------------------------- */
+
+
+static void *
+ngx_http_pattern_rt_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_pattern_rt_main_conf_t  *pmcf;
+
+    pmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_pattern_rt_main_conf_t));
+    if (pmcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     pmcf->engine_path = { 0, NULL };
+     *     pmcf->engine = NULL;
+     */
+
+    pmcf->reconnect_max = NGX_CONF_UNSET_MSEC;
+    pmcf->max_pending = NGX_CONF_UNSET_UINT;
+    pmcf->max_response = NGX_CONF_UNSET_SIZE;
+
+    return pmcf;
+}
+
+
+static void
+ngx_http_pattern_rt_cleanup_regex(void *data)
+{
+    ngx_http_pattern_rt_main_conf_t  *pmcf = data;
+
+    ngx_uint_t  k;
+
+    for (k = 0; k < ngx_http_pattern_rt_nroutes; k++) {
+        if (pmcf->route_re[k]) {
+            pcre2_code_free(pmcf->route_re[k]);
+        }
+    }
+
+    if (pmcf->match_data) {
+        pcre2_match_data_free(pmcf->match_data);
+    }
+}
+
+
+static char *
+ngx_http_pattern_rt_compile_routes(ngx_conf_t *cf,
+    ngx_http_pattern_rt_main_conf_t *pmcf)
+{
+    int                  err;
+    ngx_uint_t           k;
+    PCRE2_SIZE           off;
+    PCRE2_UCHAR          msg[128];
+    ngx_pool_cleanup_t  *cln;
+
+    pmcf->route_re = ngx_pcalloc(cf->pool,
+                         ngx_http_pattern_rt_nroutes * sizeof(pcre2_code *));
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (pmcf->route_re == NULL || cln == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_http_pattern_rt_cleanup_regex;
+    cln->data = pmcf;
+
+    for (k = 0; k < ngx_http_pattern_rt_nroutes; k++) {
+        pmcf->route_re[k] = pcre2_compile(
+                      (PCRE2_SPTR) ngx_http_pattern_rt_routes[k].pattern,
+                      PCRE2_ZERO_TERMINATED, PCRE2_ANCHORED|PCRE2_ENDANCHORED,
+                      &err, &off, NULL);
+        if (pmcf->route_re[k] == NULL) {
+            pcre2_get_error_message(err, msg, sizeof(msg));
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "pattern_rt: route \"%s\": %s",
+                               ngx_http_pattern_rt_routes[k].pattern, msg);
+            return NGX_CONF_ERROR;
+        }
+
+        /* JIT is an optimisation: a failure only costs speed */
+        (void) pcre2_jit_compile(pmcf->route_re[k], PCRE2_JIT_COMPLETE);
+    }
+
+    pmcf->match_data = pcre2_match_data_create(8, NULL);
+    if (pmcf->match_data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_pattern_rt_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_pattern_rt_main_conf_t  *pmcf = conf;
+
+    ngx_conf_init_msec_value(pmcf->reconnect_max, 2000);
+    ngx_conf_init_uint_value(pmcf->max_pending, 4096);
+    ngx_conf_init_size_value(pmcf->max_response, 64 * 1024 * 1024);
+
+    if (pmcf->max_pending == 0 || pmcf->max_pending > 65535) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "pattern_rt_max_pending must be 1..65535");
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_http_pattern_rt_compile_routes(cf, pmcf);
+}
+
+
+static void *
+ngx_http_pattern_rt_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_pattern_rt_loc_conf_t  *plcf;
+
+    plcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_pattern_rt_loc_conf_t));
+    if (plcf == NULL) {
+        return NULL;
+    }
+
+    plcf->api = NGX_CONF_UNSET;
+    plcf->timeout = NGX_CONF_UNSET_MSEC;
+    plcf->max_body = NGX_CONF_UNSET_SIZE;
+    plcf->max_symbols = NGX_CONF_UNSET_UINT;
+    plcf->cors_origins = NGX_CONF_UNSET_PTR;
+
+    return plcf;
+}
+
+
+static char *
+ngx_http_pattern_rt_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_pattern_rt_loc_conf_t  *prev = parent;
+    ngx_http_pattern_rt_loc_conf_t  *conf = child;
+
+    ngx_conf_merge_value(conf->api, prev->api, 0);
+    ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 10000);
+    ngx_conf_merge_size_value(conf->max_body, prev->max_body, 1024 * 1024);
+    ngx_conf_merge_uint_value(conf->max_symbols, prev->max_symbols, 10000);
+    ngx_conf_merge_ptr_value(conf->cors_origins, prev->cors_origins, NULL);
+
+    if (conf->api == 1) {
+        ngx_http_pattern_rt_check_body_limits(cf, conf);
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * nginx's own body limits apply before ours and answer in HTML, and a body
+ * larger than client_body_buffer_size goes to a temporary file: say so at
+ * configuration time rather than surprise the operator later.
+ */
+static void
+ngx_http_pattern_rt_check_body_limits(ngx_conf_t *cf,
+    ngx_http_pattern_rt_loc_conf_t *plcf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->client_max_body_size
+        && clcf->client_max_body_size < (off_t) plcf->max_body)
+    {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "client_max_body_size %O is below "
+                           "pattern_rt_max_body %uz: larger bodies get "
+                           "nginx's own 413 page",
+                           clcf->client_max_body_size, plcf->max_body);
+    }
+
+    if (clcf->client_body_buffer_size < plcf->max_body) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "client_body_buffer_size %uz is below "
+                           "pattern_rt_max_body %uz: larger bodies are "
+                           "buffered to disk",
+                           clcf->client_body_buffer_size, plcf->max_body);
+    }
+}
+
+
+static char *
+ngx_http_pattern_rt_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_pattern_rt_loc_conf_t  *plcf = conf;
+
+    ngx_http_core_loc_conf_t         *clcf;
+    ngx_http_pattern_rt_main_conf_t  *pmcf;
+
+    if (plcf->api != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    pmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_pattern_rt_module);
+    if (pmcf->engine_path.len == 0) {
+        return "requires \"pattern_rt_engine\" in the http block before it";
+    }
+
+    plcf->api = 1;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_pattern_rt_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/* ---- worker life cycle ----------------------------------------------- */
+
+
+static ngx_int_t
+ngx_http_pattern_rt_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_pattern_rt_main_conf_t  *pmcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    pmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_pattern_rt_module);
+    if (pmcf == NULL || pmcf->engine_path.len == 0) {
+        return NGX_OK;
+    }
+
+    return ngx_http_pattern_rt_engine_init(cycle, pmcf);
+}
+
+
+static void
+ngx_http_pattern_rt_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_pattern_rt_main_conf_t  *pmcf;
+
+    pmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_pattern_rt_module);
+    if (pmcf && pmcf->engine) {
+        ngx_http_pattern_rt_engine_exit(pmcf->engine);
+    }
+}

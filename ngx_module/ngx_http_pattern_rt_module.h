@@ -1,0 +1,155 @@
+/*
+ * Pattern Real-Time nginx module: shared declarations.
+ *
+ * Each worker holds one connection to the engine (ngx_http_pattern_rt_engine.c):
+ * a unix socket for the shared memory, doorbells and liveness, and the two
+ * rings of its slot. REST requests are validated here, sent as one request
+ * record, parked (NGX_DONE) and resumed when the response record arrives.
+ */
+#ifndef NGX_HTTP_PATTERN_RT_MODULE_H
+#define NGX_HTTP_PATTERN_RT_MODULE_H
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include "pattern_rt_errors.h"
+#include "pattern_rt_ipc.h"
+#include "pattern_rt_msg.h"
+#include "pattern_rt_ring.h"
+
+
+typedef struct ngx_http_pattern_rt_engine_s  ngx_http_pattern_rt_engine_t;
+typedef struct ngx_http_pattern_rt_ctx_s     ngx_http_pattern_rt_ctx_t;
+typedef struct ngx_http_pattern_rt_route_s   ngx_http_pattern_rt_route_t;
+
+
+typedef struct {
+    ngx_str_t                       engine_path;     /* pattern_rt_engine */
+    ngx_msec_t                      reconnect_max;   /* pattern_rt_reconnect */
+    ngx_uint_t                      max_pending;     /* pattern_rt_max_pending */
+    size_t                          max_response;    /* pattern_rt_max_response */
+
+    ngx_http_pattern_rt_engine_t   *engine;          /* this worker's */
+    pcre2_code                    **route_re;        /* one per route */
+    pcre2_match_data               *match_data;
+} ngx_http_pattern_rt_main_conf_t;
+
+
+typedef struct {
+    ngx_flag_t                      api;             /* pattern_rt_api */
+    ngx_msec_t                      timeout;         /* pattern_rt_timeout */
+    size_t                          max_body;        /* pattern_rt_max_body */
+    ngx_uint_t                      max_symbols;     /* pattern_rt_max_symbols */
+    ngx_array_t                    *cors_origins;    /* pattern_rt_cors_origin */
+} ngx_http_pattern_rt_loc_conf_t;
+
+
+typedef ngx_int_t (*ngx_http_pattern_rt_handler_pt)(ngx_http_request_t *r,
+    ngx_http_pattern_rt_ctx_t *ctx);
+typedef ngx_int_t (*ngx_http_pattern_rt_done_pt)(ngx_http_request_t *r,
+    ngx_http_pattern_rt_ctx_t *ctx);
+
+struct ngx_http_pattern_rt_route_s {
+    ngx_uint_t                      methods;         /* NGX_HTTP_GET | ... */
+    const char                     *pattern;         /* anchored pcre2 */
+    ngx_http_pattern_rt_handler_pt  handler;
+    ngx_uint_t                      body;            /* reads a JSON body */
+};
+
+
+/* Per request. */
+struct ngx_http_pattern_rt_ctx_s {
+    ngx_http_request_t             *request;
+    const ngx_http_pattern_rt_route_t *route;
+    ngx_str_t                       args[4];         /* route captures */
+
+    uint32_t                        id;              /* pending request id */
+    ngx_event_t                     timeout;
+    ngx_http_pattern_rt_done_pt     done;            /* after the response */
+
+    ngx_uint_t                      status;          /* engine response */
+    u_char                         *body;
+    size_t                          body_len;
+    size_t                          body_got;
+
+    unsigned                        waiting:1;
+};
+
+
+/* The worker's engine connection. */
+typedef enum {
+    NGX_HTTP_PATTERN_RT_DOWN = 0,
+    NGX_HTTP_PATTERN_RT_CONNECTING,                  /* waiting for hello */
+    NGX_HTTP_PATTERN_RT_UP
+} ngx_http_pattern_rt_state_e;
+
+struct ngx_http_pattern_rt_engine_s {
+    ngx_http_pattern_rt_main_conf_t *conf;
+    ngx_log_t                      *log;
+    ngx_connection_t               *connection;
+    ngx_http_pattern_rt_state_e     state;
+
+    u_char                         *shm;
+    size_t                          shm_size;
+    uint64_t                        epoch;
+    uint32_t                        slot_index;
+    prt_slot_t                     *slot;
+    prt_ring_view_t                 req;
+    prt_ring_view_t                 resp;
+    prt_bcast_view_t                bcast;
+    u_char                         *event_buf;       /* broadcast copy-out */
+    size_t                          event_cap;
+
+    ngx_event_t                     reconnect;
+    ngx_msec_t                      backoff;
+    ngx_msec_t                      connected_at;
+
+    ngx_http_pattern_rt_ctx_t     **pending;         /* by id & 0xffff */
+    uint32_t                       *free_ids;
+    ngx_uint_t                      nfree;
+    uint32_t                        generation;
+
+    ngx_uint_t                      npending;
+    ngx_uint_t                      connects;
+    ngx_uint_t                      disconnects;
+    ngx_uint_t                      busy;
+    ngx_uint_t                      timeouts;
+    ngx_uint_t                      bcast_laps;
+};
+
+
+extern ngx_module_t  ngx_http_pattern_rt_module;
+
+
+/* engine connection */
+ngx_int_t ngx_http_pattern_rt_engine_init(ngx_cycle_t *cycle,
+    ngx_http_pattern_rt_main_conf_t *pmcf);
+void ngx_http_pattern_rt_engine_exit(ngx_http_pattern_rt_engine_t *eng);
+prt_error_t ngx_http_pattern_rt_engine_send(ngx_http_request_t *r,
+    ngx_http_pattern_rt_ctx_t *ctx, uint16_t type, const void *payload,
+    size_t len);
+
+/* responses */
+ngx_int_t ngx_http_pattern_rt_send_json(ngx_http_request_t *r,
+    ngx_uint_t status, u_char *body, size_t len);
+ngx_int_t ngx_http_pattern_rt_send_error(ngx_http_request_t *r,
+    prt_error_t code, const char *message, const char *field);
+void ngx_http_pattern_rt_finish(ngx_http_request_t *r, ngx_int_t rc);
+ngx_table_elt_t *ngx_http_pattern_rt_find_header(ngx_http_request_t *r,
+    const char *name);
+
+/* routes */
+extern const ngx_http_pattern_rt_route_t  ngx_http_pattern_rt_routes[];
+extern const ngx_uint_t                   ngx_http_pattern_rt_nroutes;
+
+ngx_int_t ngx_http_pattern_rt_call(ngx_http_request_t *r,
+    ngx_http_pattern_rt_ctx_t *ctx, uint16_t type, const void *payload,
+    size_t len);
+ngx_int_t ngx_http_pattern_rt_health(ngx_http_request_t *r,
+    ngx_http_pattern_rt_ctx_t *ctx);
+
+#endif /* NGX_HTTP_PATTERN_RT_MODULE_H */
