@@ -1,9 +1,11 @@
 /*
- * pattern-rt-engine: the engine daemon and its offline commands.
+ * pattern-rt-engine: the engine daemon and its offline commands. Each
+ * command gets argv starting at its own name.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "clock/calendar.h"
 #include "engine.h"
 
 typedef struct {
@@ -14,6 +16,8 @@ typedef struct {
 
 static const prt_command_t commands[] = {
     { "serve", prt_serve_command, "run the engine daemon" },
+    { "calendar", prt_calendar_command,
+      "FROM TO: print the NYSE schedule of every weekday" },
 };
 
 static void
@@ -40,7 +44,7 @@ main(int argc, char **argv)
     }
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (strcmp(argv[1], commands[i].name) == 0) {
-            return commands[i].run(argc, argv);
+            return commands[i].run(argc - 1, argv + 1);
         }
     }
     fprintf(stderr, "unknown command: %s\n", argv[1]);

@@ -67,7 +67,7 @@ engine_configure(prt_engine_t *e, int argc, char **argv)
     char            *sock;
 
     prt_config_defaults(&e->conf);
-    if (prt_config_parse_args(&e->conf, argc, argv, 2) != 0) {
+    if (prt_config_parse_args(&e->conf, argc, argv, 1) != 0) {
         prt_config_usage("serve");
         return -1;
     }
