@@ -30,6 +30,14 @@ LIBS        = $(FAISS_LIBS) $(PKG_LIBS) -lstdc++ -lm -pthread
 ENGINE_SRC := $(sort $(wildcard engine/*.c engine/*/*.c))
 ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o)
 ENGINE_LIB := $(filter-out $(BUILD)/engine/main.o,$(ENGINE_OBJ))
+# Module files that need no nginx headers (frame/request parsers) are also
+# linked into the unit tests: those the preprocessor gets through without
+# nginx's include directories (a literal grep misses headers included
+# through our own headers).
+MODULE_PURE_SRC := $(shell for f in ngx_module/*.c; do \
+                     $(CC) -E $(PKG_CFLAGS) -Iinclude -Ingx_module $$f \
+                     -o /dev/null 2>/dev/null && echo $$f; done)
+MODULE_PURE_OBJ := $(MODULE_PURE_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC   := $(sort $(wildcard t/unit/test_*.c))
 UNIT_BIN   := $(UNIT_SRC:%.c=$(BUILD)/%)
 MODULE_SRC := $(wildcard ngx_module/*.c ngx_module/*.h include/*.h) config
@@ -68,9 +76,15 @@ $(BUILD)/engine/%.o: engine/%.c
 $(ENGINE_BIN): $(ENGINE_OBJ) $(BUILD)/libfaiss_c.a
 	$(CC) $(OPT) -o $@ $(ENGINE_OBJ) $(LIBS) $(LDFLAGS)
 
-$(BUILD)/t/unit/%: t/unit/%.c t/unit/tap.h $(ENGINE_LIB) $(BUILD)/libfaiss_c.a
+$(BUILD)/ngx_module/%.o: ngx_module/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -It/unit -o $@ $< $(ENGINE_LIB) $(LIBS) $(LDFLAGS)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(BUILD)/t/unit/%: t/unit/%.c t/unit/tap.h $(ENGINE_LIB) $(MODULE_PURE_OBJ) \
+                   $(BUILD)/libfaiss_c.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -It/unit -Ingx_module -o $@ $< $(ENGINE_LIB) \
+	    $(MODULE_PURE_OBJ) $(LIBS) $(LDFLAGS)
 
 # The module is built the way Debian builds its own nginx modules: nginx-dev's
 # configure with Debian's flags (--with-compat among them) and `make modules`.
@@ -78,7 +92,7 @@ $(MODULE_SO): $(MODULE_SRC)
 	@mkdir -p $(BUILD)/nginx
 	scripts/build-module $(BUILD)/nginx
 
--include $(ENGINE_OBJ:.o=.d)
+-include $(ENGINE_OBJ:.o=.d) $(MODULE_PURE_OBJ:.o=.d)
 
 test: all unit
 	t/run

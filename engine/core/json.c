@@ -2,8 +2,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock/nytime.h"
 #include "core/json.h"
 
 int
@@ -159,19 +159,13 @@ prt_json_null(prt_json_t *j)
 void
 prt_json_time(prt_json_t *j, int64_t utc_ms)
 {
-    char       buf[32];
-    struct tm  tm;
-    time_t     s = (time_t) (utc_ms >= 0 ? utc_ms / 1000
-                                        : (utc_ms - 999) / 1000);
-    int        ms = (int) (utc_ms - (int64_t) s * 1000);
-    int        n;
+    char  buf[32];
+    int   n = prt_format_utc_iso(utc_ms, buf, sizeof(buf));
 
-    gmtime_r(&s, &tm);
-    n = (int) strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-    if (ms) {
-        n += snprintf(buf + n, sizeof(buf) - (size_t) n, ".%03d", ms);
+    if (n < 0) {
+        j->failed = 1;
+        return;
     }
-    buf[n++] = 'Z';
     prt_json_strn(j, buf, (size_t) n);
 }
 
