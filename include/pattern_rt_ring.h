@@ -105,6 +105,12 @@ prt_ring_attach(prt_ring_view_t *v, uint8_t *base, uint64_t map_size,
     }
 
     prt_ring_view_init(v, ctl, base + off, size, producer);
+
+    /* positions move in whole records: a misaligned one would put a record
+     * header across the end of the ring */
+    if (v->pos % PRT_REC_ALIGN != 0) {
+        return PRT_RING_CORRUPT;
+    }
     return 0;
 }
 
@@ -367,6 +373,9 @@ prt_bcast_read(prt_bcast_view_t *v, prt_rec_t *rec, uint8_t *buf,
 
     for ( ;; ) {
         tail = prt_load_acquire(&v->ctl->tail);
+        if (v->pos % PRT_REC_ALIGN != 0) {
+            return PRT_RING_CORRUPT;     /* a resync took a misaligned tail */
+        }
         if (tail == v->pos) {
             return PRT_RING_EMPTY;
         }

@@ -30,6 +30,7 @@ static ngx_int_t ngx_http_pattern_rt_attach(ngx_http_pattern_rt_engine_t *eng,
     prt_hello_t *hello, int fd);
 static void ngx_http_pattern_rt_down(ngx_http_pattern_rt_engine_t *eng,
     const char *why);
+static void ngx_http_pattern_rt_close(ngx_http_pattern_rt_engine_t *eng);
 static void ngx_http_pattern_rt_read_responses(
     ngx_http_pattern_rt_engine_t *eng);
 static void ngx_http_pattern_rt_read_events(ngx_http_pattern_rt_engine_t *eng);
@@ -90,7 +91,7 @@ ngx_http_pattern_rt_engine_exit(ngx_http_pattern_rt_engine_t *eng)
     }
 
     if (eng->state != NGX_HTTP_PATTERN_RT_DOWN) {
-        ngx_http_pattern_rt_down(eng, "worker exiting");
+        ngx_http_pattern_rt_close(eng);
     }
 }
 
@@ -448,17 +449,10 @@ ngx_http_pattern_rt_fail_pending(ngx_http_pattern_rt_engine_t *eng)
 }
 
 
+/* Releases the connection and the mapping; pending requests fail. */
 static void
-ngx_http_pattern_rt_down(ngx_http_pattern_rt_engine_t *eng, const char *why)
+ngx_http_pattern_rt_close(ngx_http_pattern_rt_engine_t *eng)
 {
-    ngx_uint_t  was_up, level;
-
-    was_up = (eng->state == NGX_HTTP_PATTERN_RT_UP);
-    level = was_up ? NGX_LOG_ERR : NGX_LOG_WARN;
-
-    ngx_log_error(level, eng->log, 0,
-                  "pattern_rt: engine connection lost: %s", why);
-
     if (eng->connection) {
         ngx_close_connection(eng->connection);
         eng->connection = NULL;
@@ -470,12 +464,28 @@ ngx_http_pattern_rt_down(ngx_http_pattern_rt_engine_t *eng, const char *why)
         eng->slot = NULL;
     }
 
-    eng->state = NGX_HTTP_PATTERN_RT_DOWN;
-    if (was_up) {
+    if (eng->state == NGX_HTTP_PATTERN_RT_UP) {
         eng->disconnects++;
     }
 
+    eng->state = NGX_HTTP_PATTERN_RT_DOWN;
+
     ngx_http_pattern_rt_fail_pending(eng);
+}
+
+
+static void
+ngx_http_pattern_rt_down(ngx_http_pattern_rt_engine_t *eng, const char *why)
+{
+    ngx_uint_t  level;
+
+    level = (eng->state == NGX_HTTP_PATTERN_RT_UP) ? NGX_LOG_ERR
+                                                    : NGX_LOG_WARN;
+
+    ngx_log_error(level, eng->log, 0,
+                  "pattern_rt: engine connection lost: %s", why);
+
+    ngx_http_pattern_rt_close(eng);
     ngx_http_pattern_rt_schedule_reconnect(eng);
 }
 
@@ -516,7 +526,7 @@ static prt_error_t
 ngx_http_pattern_rt_write(ngx_http_pattern_rt_engine_t *eng, uint16_t type,
     uint32_t id, const u_char *p, size_t len)
 {
-    int       wake, rc;
+    int       wake, woke, rc;
     size_t    chunk, max;
     uint16_t  flags;
 
@@ -537,11 +547,13 @@ ngx_http_pattern_rt_write(ngx_http_pattern_rt_engine_t *eng, uint16_t type,
         flags = (chunk < len) ? PRT_REC_MORE : 0;
 
         rc = prt_ring_write(&eng->req, type, flags, id, p, (uint32_t) chunk,
-                            &wake);
+                            &woke);
         if (rc != PRT_RING_OK) {
             return rc == PRT_RING_FULL ? PRT_E_BUSY : PRT_E_ENGINE_DOWN;
         }
 
+        /* only the first fragment can find the engine caught up */
+        wake |= woke;
         p += chunk;
         len -= chunk;
 
