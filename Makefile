@@ -28,15 +28,16 @@ FAISS_LIBS  = $(BUILD)/libfaiss_c.a /usr/lib/x86_64-linux-gnu/libfaiss.a \
 LIBS        = $(FAISS_LIBS) $(PKG_LIBS) -lstdc++ -lm -pthread
 
 ENGINE_SRC := $(sort $(wildcard engine/*.c engine/*/*.c))
-ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o)
+ENGINE_CXX := $(sort $(wildcard engine/*/*.cpp))
+ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o) $(ENGINE_CXX:%.cpp=$(BUILD)/%.o)
 ENGINE_LIB := $(filter-out $(BUILD)/engine/main.o,$(ENGINE_OBJ))
 # Module files that need no nginx headers (frame/request parsers) are also
 # linked into the unit tests: those the preprocessor gets through without
 # nginx's include directories (a literal grep misses headers included
 # through our own headers).
 MODULE_PURE_SRC := $(shell for f in ngx_module/*.c; do \
-                     $(CC) -E $(PKG_CFLAGS) -Iinclude -Ingx_module $$f \
-                     -o /dev/null 2>/dev/null && echo $$f; done)
+                     $(CC) -E $(PKG_CFLAGS) -Iinclude -Iengine -Ingx_module \
+                     $$f -o /dev/null 2>/dev/null && echo $$f; done)
 MODULE_PURE_OBJ := $(MODULE_PURE_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC   := $(sort $(wildcard t/unit/test_*.c))
 UNIT_BIN   := $(UNIT_SRC:%.c=$(BUILD)/%)
@@ -72,6 +73,11 @@ $(BUILD)/libfaiss_c.a: $(FAISS_C_OBJ)
 $(BUILD)/engine/%.o: engine/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+# C++ only where FAISS's C API stops (engine/index/faiss_ext.cpp)
+$(BUILD)/engine/%.o: engine/%.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 $(OPT) -Wall -Wextra -Werror -fopenmp -Iengine -MMD -MP -c $< -o $@
 
 $(ENGINE_BIN): $(ENGINE_OBJ) $(BUILD)/libfaiss_c.a
 	$(CC) $(OPT) -o $@ $(ENGINE_OBJ) $(LIBS) $(LDFLAGS)
