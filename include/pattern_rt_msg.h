@@ -143,9 +143,9 @@ typedef enum {
 } prt_sort_t;
 
 typedef enum {
-    PRT_DIRECTION_ALL = 0,
-    PRT_DIRECTION_UP,
-    PRT_DIRECTION_DOWN
+    PRT_FILTER_ALL = 0,
+    PRT_FILTER_UP,
+    PRT_FILTER_DOWN
 } prt_direction_filter_t;
 
 /* PRT_MSG_JOB_RESULTS */

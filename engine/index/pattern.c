@@ -13,9 +13,8 @@
 
 #include "index/pattern.h"
 
-const int prt_horizons[PRT_N_HORIZONS] = {
-    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20, 30, 45, 60
-};
+/* the module validates horizons against the same list */
+const int prt_horizons[PRT_N_HORIZONS] = PRT_HORIZONS_INIT;
 
 int
 prt_horizon_index(int minutes)

@@ -17,9 +17,9 @@
 #include <stdint.h>
 
 #include "data/bar.h"
+#include "pattern_rt_msg.h"        /* PRT_N_HORIZONS, PRT_HORIZONS_INIT */
 
 #define PRT_WINDOW          30     /* W: bars per pattern, vector dimension */
-#define PRT_N_HORIZONS      15     /* |H|: points per trajectory */
 
 /*
  * A standard deviation of one-minute log returns at or below this is "0":
