@@ -186,6 +186,36 @@ prt_ring_commit(prt_ring_view_t *v, uint32_t len, uint16_t type,
     return head == old;
 }
 
+/*
+ * Producer: would a message of len bytes, split into fragments of at most
+ * prt_ring_max_payload(), fit now? Walks the positions the fragments would
+ * take, padding at the wrap included, so a message is written whole or
+ * not at all.
+ */
+static inline int
+prt_ring_fits(const prt_ring_view_t *v, size_t len)
+{
+    uint64_t  head = prt_load_acquire(&v->ctl->head);
+    uint64_t  pos = v->pos, need, idx;
+    size_t    max = prt_ring_max_payload(v->size), chunk;
+
+    if (head > pos || pos - head > v->size) {
+        return 0;
+    }
+    do {
+        chunk = len < max ? len : max;
+        need = prt_align16(sizeof(prt_rec_t) + chunk);
+        idx = pos & v->mask;
+        if (idx + need > v->size) {
+            pos += v->size - idx;            /* padding to the wrap */
+        }
+        pos += need;
+        len -= chunk;
+    } while (len);
+
+    return pos - head <= v->size;
+}
+
 /* Producer convenience: reserve + copy + commit. */
 static inline int
 prt_ring_write(prt_ring_view_t *v, uint16_t type, uint16_t flags,

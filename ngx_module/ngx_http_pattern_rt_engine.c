@@ -506,22 +506,6 @@ ngx_http_pattern_rt_bell(ngx_http_pattern_rt_engine_t *eng, u_char bell)
 }
 
 
-/*
- * Bytes a message of len needs in the ring, counting record headers,
- * alignment and one padding record at the wrap.
- */
-static uint64_t
-ngx_http_pattern_rt_ring_need(prt_ring_view_t *v, size_t len)
-{
-    uint64_t  max, nfrag;
-
-    max = prt_ring_max_payload(v->size);
-    nfrag = len ? (len + max - 1) / max : 1;
-
-    return len + nfrag * 2 * PRT_REC_ALIGN + prt_align16(max + PRT_REC_ALIGN);
-}
-
-
 static prt_error_t
 ngx_http_pattern_rt_write(ngx_http_pattern_rt_engine_t *eng, uint16_t type,
     uint32_t id, const u_char *p, size_t len)
@@ -532,9 +516,7 @@ ngx_http_pattern_rt_write(ngx_http_pattern_rt_engine_t *eng, uint16_t type,
 
     /* all fragments go in at once or the request is refused: the engine
      * reassembles one message at a time per worker */
-    if (ngx_http_pattern_rt_ring_need(&eng->req, len)
-        > eng->req.size - prt_ring_used(eng->req.ctl))
-    {
+    if (!prt_ring_fits(&eng->req, len)) {
         eng->req.ctl->full++;
         return PRT_E_BUSY;
     }

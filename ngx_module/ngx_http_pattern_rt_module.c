@@ -17,6 +17,8 @@ static char *ngx_http_pattern_rt_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_pattern_rt_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_pattern_rt_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
+static char *ngx_http_pattern_rt_cors_origin(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static void ngx_http_pattern_rt_check_body_limits(ngx_conf_t *cf,
     ngx_http_pattern_rt_loc_conf_t *plcf);
 static char *ngx_http_pattern_rt_api(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -85,7 +87,7 @@ static ngx_command_t  ngx_http_pattern_rt_commands[] = {
 
     { ngx_string("pattern_rt_cors_origin"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_conf_set_str_array_slot,
+      ngx_http_pattern_rt_cors_origin,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_pattern_rt_loc_conf_t, cors_origins),
       NULL },
@@ -482,6 +484,49 @@ ngx_http_pattern_rt_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_pattern_rt_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/* pattern_rt_cors_origin origin ... | *; may be repeated */
+static char *
+ngx_http_pattern_rt_cors_origin(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_pattern_rt_loc_conf_t  *plcf = conf;
+
+    ngx_str_t   *value, *origin;
+    ngx_uint_t   i;
+
+    if (plcf->cors_origins == NGX_CONF_UNSET_PTR) {
+        plcf->cors_origins = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
+        if (plcf->cors_origins == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (!(value[i].len == 1 && value[i].data[0] == '*')
+            && ngx_strncasecmp(value[i].data, (u_char *) "http://", 7) != 0
+            && ngx_strncasecmp(value[i].data, (u_char *) "https://", 8) != 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid origin \"%V\": \"*\" or "
+                               "scheme://host[:port]", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        origin = ngx_array_push(plcf->cors_origins);
+        if (origin == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *origin = value[i];
+    }
 
     return NGX_CONF_OK;
 }
