@@ -8,19 +8,34 @@
 
 #include <stdint.h>
 
+#include "clock/clock.h"
 #include "core/config.h"
 #include "core/loop.h"
+#include "core/workq.h"
+#include "data/barstore.h"
+#include "index/index.h"
 #include "ipc/server.h"
 
 #define PRT_ENGINE_VERSION  "0.1.0"
 
 typedef struct {
-    prt_config_t    conf;
-    prt_loop_t     *loop;
-    prt_server_t   *server;
-    uint64_t        started_at_ms;
-    prt_io_t        signal_io;
+    prt_config_t     conf;
+    prt_loop_t      *loop;
+    prt_server_t    *server;
+    prt_workq_t     *workq;
+    prt_clock_t      clock;
+    uint64_t         started_at_ms;
+    prt_io_t         signal_io;
+
+    char            *index_dir;       /* <data_dir>/index */
+    prt_index_t     *index;           /* NULL until one is built */
+    int              reloading;
+    prt_barstore_t  *bars;
 } prt_engine_t;
+
+/* The current index with a reference for the caller (NULL when none);
+ * release it with prt_index_unref(). */
+prt_index_t *prt_engine_index(prt_engine_t *e);
 
 int prt_serve_command(int argc, char **argv);
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "clock/calendar.h"
+#include "data/gen.h"
 #include "engine.h"
 #include "index/build.h"
 
@@ -19,6 +20,8 @@ typedef struct {
 
 static const prt_command_t commands[] = {
     { "serve", prt_serve_command, "run the engine daemon" },
+    { "generate", prt_generate_command,
+      "write deterministic synthetic flat files (demo, benchmarks)" },
     { "build-index", prt_build_index_command,
       "flat files -> bar store + a new index generation" },
     { "update-index", prt_update_index_command,

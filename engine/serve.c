@@ -77,6 +77,14 @@ engine_configure(prt_engine_t *e, int argc, char **argv)
     }
     prt_log_set_level(level);
 
+    if (prt_clock_init(&e->clock, e->conf.clock) != 0) {
+        fprintf(stderr, "bad clock: %s (real, feed or an ISO-8601 instant)\n",
+                e->conf.clock);
+        return -1;
+    }
+    if (asprintf(&e->index_dir, "%s/index", e->conf.data_dir) == -1) {
+        return -1;
+    }
     if (e->conf.socket == NULL) {
         if (asprintf(&sock, "%s/engine.sock", e->conf.data_dir) == -1) {
             return -1;
@@ -84,6 +92,57 @@ engine_configure(prt_engine_t *e, int argc, char **argv)
         e->conf.socket = sock;
     }
     return make_dir(e->conf.data_dir);
+}
+
+prt_index_t *
+prt_engine_index(prt_engine_t *e)
+{
+    if (e->index) {
+        prt_index_ref(e->index);
+    }
+    return e->index;
+}
+
+/* No index yet is not an error: searches answer E_INDEX until one is
+ * built and reloaded. */
+static void
+engine_open_index(prt_engine_t *e)
+{
+    char  err[512];
+
+    if (prt_index_open(e->index_dir, e->conf.nprobe, &e->index, err,
+                       sizeof(err)) != 0)
+    {
+        prt_warn("no index loaded (%s): searches answer E_INDEX until "
+                 "build-index and /api/index/reload", err);
+        e->index = NULL;
+        return;
+    }
+    prt_info("index %s: %llu patterns, %s, nprobe %zu", e->index->dir,
+             (unsigned long long) e->index->n, e->index->manifest.factory,
+             e->index->nprobe);
+}
+
+static int
+engine_open_bars(prt_engine_t *e)
+{
+    prt_kv_conf_t  conf;
+    char          *dir;
+    int            rc;
+
+    if (asprintf(&dir, "%s/bars", e->conf.data_dir) == -1) {
+        return -1;
+    }
+    memset(&conf, 0, sizeof(conf));
+    conf.dir = dir;
+    conf.map_max = e->conf.bars_map_max;
+    conf.sync = PRT_KV_SYNC_NOMETA;
+    rc = prt_barstore_open(&e->bars, &conf);
+    if (rc != 0) {
+        prt_error("bar store %s: %s", dir, prt_barstore_errmsg());
+    }
+    free(dir);
+    return rc;
 }
 
 static prt_server_t *
@@ -118,21 +177,31 @@ prt_serve_command(int argc, char **argv)
     }
 
     e.loop = prt_loop_new();
-    if (e.loop == NULL || setup_signals(&e) != 0) {
+    if (e.loop == NULL || setup_signals(&e) != 0 || engine_open_bars(&e) != 0) {
         goto done;
     }
+    e.workq = prt_workq_new(e.loop, (unsigned) e.conf.search_threads);
+    if (e.workq == NULL) {
+        goto done;
+    }
+    engine_open_index(&e);
     e.server = engine_server(&e);
     if (e.server == NULL) {
         goto done;
     }
 
-    prt_info("pattern-rt-engine %s (pid %d) ready on %s", PRT_ENGINE_VERSION,
-             (int) getpid(), e.conf.socket);
+    prt_info("pattern-rt-engine %s (pid %d) ready on %s, clock %s",
+             PRT_ENGINE_VERSION, (int) getpid(), e.conf.socket,
+             prt_clock_mode_name(&e.clock));
     rc = prt_loop_run(e.loop) == 0 ? 0 : 1;
     prt_info("pattern-rt-engine stopped");
 
 done:
     prt_server_free(e.server);
+    prt_workq_free(e.workq);
+    prt_index_unref(e.index);
+    prt_barstore_close(e.bars);
+    free(e.index_dir);
     if (e.signal_io.fd != -1) {
         close(e.signal_io.fd);
     }

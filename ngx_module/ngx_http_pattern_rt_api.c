@@ -1,27 +1,188 @@
 /*
  * Pattern Real-Time nginx module: the REST routes and their handlers.
- * A handler validates its input, sends one request record to the engine
+ * A handler validates its input with the request parsers
+ * (ngx_http_pattern_rt_request.c), sends one request record to the engine
  * and returns NGX_AGAIN (parked), or answers at once with an error.
  */
 
 #include "ngx_http_pattern_rt_module.h"
+#include "ngx_http_pattern_rt_request.h"
 
 
 static ngx_int_t ngx_http_pattern_rt_health_done(ngx_http_request_t *r,
     ngx_http_pattern_rt_ctx_t *ctx);
 static u_char *ngx_http_pattern_rt_nginx_json(ngx_http_request_t *r,
     u_char *p);
+static ngx_int_t ngx_http_pattern_rt_search(ngx_http_request_t *r,
+    ngx_http_pattern_rt_ctx_t *ctx);
+static ngx_int_t ngx_http_pattern_rt_fe_historical(ngx_http_request_t *r,
+    ngx_http_pattern_rt_ctx_t *ctx);
+static ngx_int_t ngx_http_pattern_rt_fe_realtime(ngx_http_request_t *r,
+    ngx_http_pattern_rt_ctx_t *ctx);
+static ngx_int_t ngx_http_pattern_rt_prices(ngx_http_request_t *r,
+    ngx_http_pattern_rt_ctx_t *ctx);
+static ngx_int_t ngx_http_pattern_rt_ohlc(ngx_http_request_t *r,
+    ngx_http_pattern_rt_ctx_t *ctx);
+static ngx_int_t ngx_http_pattern_rt_index_stats(ngx_http_request_t *r,
+    ngx_http_pattern_rt_ctx_t *ctx);
+static ngx_int_t ngx_http_pattern_rt_index_reload(ngx_http_request_t *r,
+    ngx_http_pattern_rt_ctx_t *ctx);
+static ngx_int_t ngx_http_pattern_rt_available_dates(ngx_http_request_t *r,
+    ngx_http_pattern_rt_ctx_t *ctx);
 
 
+#define READ   NGX_HTTP_PATTERN_RT_SCOPE_READ
+#define FEED   NGX_HTTP_PATTERN_RT_SCOPE_FEED
+#define ADMIN  NGX_HTTP_PATTERN_RT_SCOPE_ADMIN
+#define GET    (NGX_HTTP_GET|NGX_HTTP_HEAD)
+#define POST   NGX_HTTP_POST
+
+/* Paths after any prefix rewrite (conf/nginx.conf serves them under
+ * /patterns/). Routes of one path with different methods share a pattern. */
 const ngx_http_pattern_rt_route_t  ngx_http_pattern_rt_routes[] = {
 
-    { NGX_HTTP_GET|NGX_HTTP_HEAD, "/health",
-      ngx_http_pattern_rt_health, 0 },
+    { GET, "/health", ngx_http_pattern_rt_health, 0, READ },
 
+    { GET, "/api/index/stats", ngx_http_pattern_rt_index_stats, 0, READ },
+    { GET|POST, "/api/index/reload", ngx_http_pattern_rt_index_reload, 0,
+      ADMIN },
+    { GET, "/api/available-dates", ngx_http_pattern_rt_available_dates, 0,
+      READ },
+
+    { POST, "/api/patterns/search", ngx_http_pattern_rt_search, 1, READ },
+    { POST, "/api/search/historical", ngx_http_pattern_rt_fe_historical, 1,
+      READ },
+    { GET, "/api/search/([^/]+)", ngx_http_pattern_rt_fe_realtime, 0, READ },
+    { GET, "/api/historical/prices/([^/]+)", ngx_http_pattern_rt_prices, 0,
+      READ },
+    { GET, "/api/historical/ohlc/([^/]+)", ngx_http_pattern_rt_ohlc, 0,
+      READ },
 };
+
+#undef READ
+#undef FEED
+#undef ADMIN
+#undef GET
+#undef POST
 
 const ngx_uint_t  ngx_http_pattern_rt_nroutes =
     sizeof(ngx_http_pattern_rt_routes) / sizeof(ngx_http_pattern_rt_routes[0]);
+
+
+/* ---- helpers --------------------------------------------------------- */
+
+
+static void *
+ngx_http_pattern_rt_palloc(void *pool, size_t size)
+{
+    return ngx_palloc(pool, size);
+}
+
+
+static ngx_int_t
+ngx_http_pattern_rt_parse_error(ngx_http_request_t *r, prt_parse_error_t *err)
+{
+    return ngx_http_pattern_rt_send_error(r, err->code, err->message,
+                                          err->field[0] ? err->field : NULL);
+}
+
+
+/*
+ * The request body as one piece of memory. Bodies are read into a single
+ * buffer; one that went to a temporary file (client_body_buffer_size below
+ * pattern_rt_max_body, warned about at configuration) is read back.
+ */
+static ngx_int_t
+ngx_http_pattern_rt_body(ngx_http_request_t *r, u_char **data, size_t *len)
+{
+    off_t                            size;
+    u_char                          *p;
+    ssize_t                          n;
+    ngx_buf_t                       *b;
+    ngx_chain_t                     *cl;
+    ngx_http_pattern_rt_loc_conf_t  *plcf;
+
+    plcf = ngx_http_get_module_loc_conf(r, ngx_http_pattern_rt_module);
+
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        *data = (u_char *) "";
+        *len = 0;
+        return NGX_OK;
+    }
+
+    size = 0;
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        size += ngx_buf_size(cl->buf);
+    }
+
+    if (size > (off_t) plcf->max_body) {
+        return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
+    }
+
+    b = r->request_body->bufs->buf;
+    if (r->request_body->bufs->next == NULL && !b->in_file) {
+        *data = b->pos;
+        *len = b->last - b->pos;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, (size_t) size);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    *data = p;
+    *len = (size_t) size;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (!b->in_file) {
+            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+            continue;
+        }
+
+        n = ngx_read_file(b->file, p, (size_t) (b->file_last - b->file_pos),
+                          b->file_pos);
+        if (n != b->file_last - b->file_pos) {
+            return NGX_ERROR;
+        }
+        p += n;
+    }
+
+    return NGX_OK;
+}
+
+
+/* The body, or NULL and the answer already sent (413, 500) in *rc. */
+static u_char *
+ngx_http_pattern_rt_get_body(ngx_http_request_t *r, size_t *len,
+    ngx_int_t *rc)
+{
+    u_char     *data;
+    ngx_int_t   st;
+
+    st = ngx_http_pattern_rt_body(r, &data, len);
+    if (st == NGX_OK) {
+        return data;
+    }
+
+    *rc = (st == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE)
+          ? ngx_http_pattern_rt_send_error(r, PRT_E_TOO_LARGE,
+                                           "request body too large", NULL)
+          : NGX_HTTP_INTERNAL_SERVER_ERROR;
+    return NULL;
+}
+
+
+static prt_parser_t *
+ngx_http_pattern_rt_parser(ngx_http_request_t *r)
+{
+    ngx_http_pattern_rt_main_conf_t  *pmcf;
+
+    pmcf = ngx_http_get_module_main_conf(r, ngx_http_pattern_rt_module);
+    return pmcf->parser;
+}
 
 
 /* Sends a request record; NGX_AGAIN when parked, else the error answer. */
@@ -142,4 +303,138 @@ ngx_http_pattern_rt_nginx_json(ngx_http_request_t *r, u_char *p)
                        "\"broadcast_laps\":%ui}",
                        eng->npending, eng->connects, eng->disconnects,
                        eng->busy, eng->timeouts, eng->bcast_laps);
+}
+
+
+/* ---- pattern matching ------------------------------------------------ */
+
+
+static ngx_int_t
+ngx_http_pattern_rt_search_body(ngx_http_request_t *r,
+    ngx_http_pattern_rt_ctx_t *ctx, ngx_uint_t frontend)
+{
+    int                rc;
+    u_char            *body;
+    size_t             len;
+    ngx_int_t          sent;
+    prt_allocator_t    a;
+    prt_req_search_t   req;
+    prt_parse_error_t  err;
+
+    sent = NGX_HTTP_INTERNAL_SERVER_ERROR;
+    body = ngx_http_pattern_rt_get_body(r, &len, &sent);
+    if (body == NULL) {
+        return sent;
+    }
+
+    a.alloc = ngx_http_pattern_rt_palloc;
+    a.ctx = r->pool;
+
+    rc = frontend
+         ? prt_req_parse_fe_historical(ngx_http_pattern_rt_parser(r), &a,
+                                       (char *) body, len, &req, &err)
+         : prt_req_parse_search(ngx_http_pattern_rt_parser(r), &a,
+                                (char *) body, len, &req, &err);
+    if (rc != 0) {
+        return ngx_http_pattern_rt_parse_error(r, &err);
+    }
+
+    return ngx_http_pattern_rt_call(r, ctx, PRT_MSG_SEARCH, &req,
+                                    sizeof(prt_req_search_t));
+}
+
+
+static ngx_int_t
+ngx_http_pattern_rt_search(ngx_http_request_t *r,
+    ngx_http_pattern_rt_ctx_t *ctx)
+{
+    return ngx_http_pattern_rt_search_body(r, ctx, 0);
+}
+
+
+static ngx_int_t
+ngx_http_pattern_rt_fe_historical(ngx_http_request_t *r,
+    ngx_http_pattern_rt_ctx_t *ctx)
+{
+    return ngx_http_pattern_rt_search_body(r, ctx, 1);
+}
+
+
+static ngx_int_t
+ngx_http_pattern_rt_fe_realtime(ngx_http_request_t *r,
+    ngx_http_pattern_rt_ctx_t *ctx)
+{
+    prt_req_search_t   req;
+    prt_parse_error_t  err;
+
+    if (prt_req_parse_fe_realtime(ngx_http_pattern_rt_parser(r),
+                                  (char *) ctx->args[0].data, ctx->args[0].len,
+                                  (char *) r->args.data, r->args.len, &req,
+                                  &err)
+        != 0)
+    {
+        return ngx_http_pattern_rt_parse_error(r, &err);
+    }
+
+    return ngx_http_pattern_rt_call(r, ctx, PRT_MSG_SEARCH, &req,
+                                    sizeof(prt_req_search_t));
+}
+
+
+static ngx_int_t
+ngx_http_pattern_rt_prices_kind(ngx_http_request_t *r,
+    ngx_http_pattern_rt_ctx_t *ctx, prt_prices_kind_t kind)
+{
+    prt_req_prices_t   req;
+    prt_parse_error_t  err;
+
+    if (prt_req_parse_prices(ngx_http_pattern_rt_parser(r), kind,
+                             (char *) ctx->args[0].data, ctx->args[0].len,
+                             (char *) r->args.data, r->args.len, &req, &err)
+        != 0)
+    {
+        return ngx_http_pattern_rt_parse_error(r, &err);
+    }
+
+    return ngx_http_pattern_rt_call(r, ctx, PRT_MSG_PRICES, &req,
+                                    sizeof(prt_req_prices_t));
+}
+
+
+static ngx_int_t
+ngx_http_pattern_rt_prices(ngx_http_request_t *r,
+    ngx_http_pattern_rt_ctx_t *ctx)
+{
+    return ngx_http_pattern_rt_prices_kind(r, ctx, PRT_PRICES_LINE);
+}
+
+
+static ngx_int_t
+ngx_http_pattern_rt_ohlc(ngx_http_request_t *r, ngx_http_pattern_rt_ctx_t *ctx)
+{
+    return ngx_http_pattern_rt_prices_kind(r, ctx, PRT_PRICES_OHLC);
+}
+
+
+static ngx_int_t
+ngx_http_pattern_rt_index_stats(ngx_http_request_t *r,
+    ngx_http_pattern_rt_ctx_t *ctx)
+{
+    return ngx_http_pattern_rt_call(r, ctx, PRT_MSG_INDEX_STATS, NULL, 0);
+}
+
+
+static ngx_int_t
+ngx_http_pattern_rt_index_reload(ngx_http_request_t *r,
+    ngx_http_pattern_rt_ctx_t *ctx)
+{
+    return ngx_http_pattern_rt_call(r, ctx, PRT_MSG_INDEX_RELOAD, NULL, 0);
+}
+
+
+static ngx_int_t
+ngx_http_pattern_rt_available_dates(ngx_http_request_t *r,
+    ngx_http_pattern_rt_ctx_t *ctx)
+{
+    return ngx_http_pattern_rt_call(r, ctx, PRT_MSG_AVAILABLE_DATES, NULL, 0);
 }

@@ -4,6 +4,7 @@
  */
 
 #include "ngx_http_pattern_rt_module.h"
+#include "ngx_http_pattern_rt_request.h"
 
 
 static ngx_int_t ngx_http_pattern_rt_handler(ngx_http_request_t *r);
@@ -92,6 +93,27 @@ static ngx_command_t  ngx_http_pattern_rt_commands[] = {
       offsetof(ngx_http_pattern_rt_loc_conf_t, cors_origins),
       NULL },
 
+    { ngx_string("pattern_rt_auth"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_pattern_rt_loc_conf_t, auth),
+      NULL },
+
+    { ngx_string("pattern_rt_auth_read"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_pattern_rt_loc_conf_t, auth_read),
+      NULL },
+
+    { ngx_string("pattern_rt_auth_secret"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_pattern_rt_auth_secret,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -160,6 +182,15 @@ ngx_http_pattern_rt_handler(ngx_http_request_t *r)
             return ngx_http_pattern_rt_send_error(r, PRT_E_NOT_FOUND,
                                                   "no such endpoint", NULL);
         }
+    }
+
+    rc = ngx_http_pattern_rt_auth_check(r, ctx->route->scope);
+    if (rc != NGX_OK) {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return rc;
     }
 
     plcf = ngx_http_get_module_loc_conf(r, ngx_http_pattern_rt_module);
@@ -236,16 +267,24 @@ ngx_http_pattern_rt_route(ngx_http_request_t *r,
     ngx_http_pattern_rt_ctx_t *ctx)
 {
     int                                 n, i;
-    ngx_uint_t                          k, path_known;
+    ngx_uint_t                          k;
+    const char                         *path_known;
     PCRE2_SIZE                         *ov;
     ngx_http_pattern_rt_main_conf_t    *pmcf;
     const ngx_http_pattern_rt_route_t  *route;
 
     pmcf = ngx_http_get_module_main_conf(r, ngx_http_pattern_rt_module);
-    path_known = 0;
+    path_known = NULL;
 
     for (k = 0; k < ngx_http_pattern_rt_nroutes; k++) {
         route = &ngx_http_pattern_rt_routes[k];
+
+        /* once a path matched, only other methods of that path are tried:
+         * GET /api/search/historical is a 405, not a search for the ticker
+         * HISTORICAL */
+        if (path_known && ngx_strcmp(route->pattern, path_known) != 0) {
+            continue;
+        }
 
         n = pcre2_match(pmcf->route_re[k], r->uri.data, r->uri.len, 0, 0,
                         pmcf->match_data, NULL);
@@ -253,7 +292,7 @@ ngx_http_pattern_rt_route(ngx_http_request_t *r,
             continue;
         }
 
-        path_known = 1;
+        path_known = route->pattern;
 
         if (r->method == NGX_HTTP_OPTIONS) {
             return NGX_HTTP_NO_CONTENT;
@@ -405,6 +444,8 @@ ngx_http_pattern_rt_create_loc_conf(ngx_conf_t *cf)
     plcf->max_body = NGX_CONF_UNSET_SIZE;
     plcf->max_symbols = NGX_CONF_UNSET_UINT;
     plcf->cors_origins = NGX_CONF_UNSET_PTR;
+    plcf->auth = NGX_CONF_UNSET;
+    plcf->auth_read = NGX_CONF_UNSET;
 
     return plcf;
 }
@@ -421,6 +462,17 @@ ngx_http_pattern_rt_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_size_value(conf->max_body, prev->max_body, 1024 * 1024);
     ngx_conf_merge_uint_value(conf->max_symbols, prev->max_symbols, 10000);
     ngx_conf_merge_ptr_value(conf->cors_origins, prev->cors_origins, NULL);
+    ngx_conf_merge_value(conf->auth, prev->auth, 0);
+    ngx_conf_merge_value(conf->auth_read, prev->auth_read, 0);
+    ngx_conf_merge_str_value(conf->auth_secret, prev->auth_secret, "");
+
+    if (conf->auth == 1 && conf->auth_secret.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"pattern_rt_auth on\" needs "
+                           "\"pattern_rt_auth_secret\" in the same or an "
+                           "enclosing block");
+        return NGX_CONF_ERROR;
+    }
 
     if (conf->api == 1) {
         ngx_http_pattern_rt_check_body_limits(cf, conf);
@@ -552,6 +604,13 @@ ngx_http_pattern_rt_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    pmcf->parser = prt_parser_create();
+    if (pmcf->parser == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "pattern_rt: compiling the request parsers failed");
+        return NGX_ERROR;
+    }
+
     return ngx_http_pattern_rt_engine_init(cycle, pmcf);
 }
 
@@ -565,5 +624,10 @@ ngx_http_pattern_rt_exit_process(ngx_cycle_t *cycle)
                                                ngx_http_pattern_rt_module);
     if (pmcf && pmcf->engine) {
         ngx_http_pattern_rt_engine_exit(pmcf->engine);
+    }
+
+    if (pmcf && pmcf->parser) {
+        prt_parser_free(pmcf->parser);
+        pmcf->parser = NULL;
     }
 }

@@ -34,6 +34,7 @@ typedef struct {
     size_t                          max_response;    /* pattern_rt_max_response */
 
     ngx_http_pattern_rt_engine_t   *engine;          /* this worker's */
+    struct prt_parser_s            *parser;          /* request parsers */
     pcre2_code                    **route_re;        /* one per route */
     pcre2_match_data               *match_data;
 } ngx_http_pattern_rt_main_conf_t;
@@ -45,6 +46,10 @@ typedef struct {
     size_t                          max_body;        /* pattern_rt_max_body */
     ngx_uint_t                      max_symbols;     /* pattern_rt_max_symbols */
     ngx_array_t                    *cors_origins;    /* pattern_rt_cors_origin */
+    ngx_flag_t                      auth;            /* pattern_rt_auth */
+    ngx_flag_t                      auth_read;       /* pattern_rt_auth_read */
+    ngx_str_t                       auth_secret;     /* the bytes of
+                                                        pattern_rt_auth_secret */
 } ngx_http_pattern_rt_loc_conf_t;
 
 
@@ -53,11 +58,17 @@ typedef ngx_int_t (*ngx_http_pattern_rt_handler_pt)(ngx_http_request_t *r,
 typedef ngx_int_t (*ngx_http_pattern_rt_done_pt)(ngx_http_request_t *r,
     ngx_http_pattern_rt_ctx_t *ctx);
 
+/* Token scopes (docs/auth.md); a route names the one it needs. */
+#define NGX_HTTP_PATTERN_RT_SCOPE_READ   0x01
+#define NGX_HTTP_PATTERN_RT_SCOPE_FEED   0x02
+#define NGX_HTTP_PATTERN_RT_SCOPE_ADMIN  0x04
+
 struct ngx_http_pattern_rt_route_s {
     ngx_uint_t                      methods;         /* NGX_HTTP_GET | ... */
     const char                     *pattern;         /* anchored pcre2 */
     ngx_http_pattern_rt_handler_pt  handler;
     ngx_uint_t                      body;            /* reads a JSON body */
+    ngx_uint_t                      scope;           /* token scope needed */
 };
 
 
@@ -141,6 +152,31 @@ ngx_int_t ngx_http_pattern_rt_send_error(ngx_http_request_t *r,
 void ngx_http_pattern_rt_finish(ngx_http_request_t *r, ngx_int_t rc);
 ngx_table_elt_t *ngx_http_pattern_rt_find_header(ngx_http_request_t *r,
     const char *name);
+
+/* auth (ngx_http_pattern_rt_auth.c): NGX_OK when the request may use a
+ * route of this scope, else the error answer was sent and its rc is
+ * returned */
+ngx_int_t ngx_http_pattern_rt_auth_check(ngx_http_request_t *r,
+    ngx_uint_t scope);
+/* 1 when this location wants a token for scope: pattern_rt_auth on, and
+ * for READ also pattern_rt_auth_read on */
+ngx_uint_t ngx_http_pattern_rt_auth_needed(ngx_http_request_t *r,
+    ngx_uint_t scope);
+/* For the WebSocket: verifies token (plain text) for scope against this
+ * location's secret at ngx_time(). NGX_OK with *expires (unix seconds: the
+ * connection must be closed 1008 once ngx_time() >= *expires); else
+ * NGX_HTTP_UNAUTHORIZED (missing, malformed, forged, expired),
+ * NGX_HTTP_FORBIDDEN (genuine, lacks scope) or
+ * NGX_HTTP_INTERNAL_SERVER_ERROR, with *reason a static text for the close
+ * frame or the error body (never the token). Logs at info level. */
+ngx_int_t ngx_http_pattern_rt_auth_verify(ngx_http_request_t *r,
+    ngx_str_t *token, ngx_uint_t scope, time_t *expires, const char **reason);
+/* The ?token= argument, percent-decoded; NGX_DECLINED when absent */
+ngx_int_t ngx_http_pattern_rt_auth_query_token(ngx_http_request_t *r,
+    ngx_str_t *token);
+/* the pattern_rt_auth_secret directive */
+char *ngx_http_pattern_rt_auth_secret(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 /* routes */
 extern const ngx_http_pattern_rt_route_t  ngx_http_pattern_rt_routes[];

@@ -25,5 +25,18 @@ void prt_api_error(prt_engine_t *e, const prt_reply_t *to, prt_error_t code,
 
 void prt_api_health(prt_engine_t *e, const prt_reply_t *to,
     const uint8_t *payload, uint32_t len);
+void prt_api_search(prt_engine_t *e, const prt_reply_t *to,
+    const uint8_t *payload, uint32_t len);
+void prt_api_prices(prt_engine_t *e, const prt_reply_t *to,
+    const uint8_t *payload, uint32_t len);
+void prt_api_index_stats(prt_engine_t *e, const prt_reply_t *to,
+    const uint8_t *payload, uint32_t len);
+void prt_api_index_reload(prt_engine_t *e, const prt_reply_t *to,
+    const uint8_t *payload, uint32_t len);
+void prt_api_available_dates(prt_engine_t *e, const prt_reply_t *to,
+    const uint8_t *payload, uint32_t len);
+
+/* the index's description, shared by /health and /api/index/stats */
+void prt_api_index_json(const prt_index_t *ix, prt_json_t *j);
 
 #endif

@@ -6,13 +6,20 @@
 
 typedef struct {
     uint16_t             type;
-    uint32_t             min_len;     /* the fixed part of the request */
+    uint32_t             size;        /* the fixed part of the request */
+    int                  variable;    /* more may follow the fixed part */
     prt_api_handler_fn   handler;
     const char          *name;
 } prt_route_t;
 
 static const prt_route_t routes[] = {
-    { PRT_MSG_HEALTH, 0, prt_api_health, "health" },
+    { PRT_MSG_HEALTH, 0, 0, prt_api_health, "health" },
+    { PRT_MSG_SEARCH, sizeof(prt_req_search_t), 0, prt_api_search, "search" },
+    { PRT_MSG_PRICES, sizeof(prt_req_prices_t), 0, prt_api_prices, "prices" },
+    { PRT_MSG_INDEX_STATS, 0, 0, prt_api_index_stats, "index stats" },
+    { PRT_MSG_INDEX_RELOAD, 0, 0, prt_api_index_reload, "index reload" },
+    { PRT_MSG_AVAILABLE_DATES, 0, 0, prt_api_available_dates,
+      "available dates" },
 };
 
 void
@@ -25,9 +32,12 @@ prt_api_dispatch(void *ctx, const prt_reply_t *to, uint16_t type,
         if (routes[i].type != type) {
             continue;
         }
-        if (len < routes[i].min_len) {
-            prt_warn("%s request of %u bytes, expected at least %u",
-                     routes[i].name, len, routes[i].min_len);
+        if (len < routes[i].size || (!routes[i].variable
+                                      && len != routes[i].size))
+        {
+            prt_warn("%s request of %u bytes, expected %s%u",
+                     routes[i].name, len, routes[i].variable ? ">= " : "",
+                     routes[i].size);
             prt_api_error(e, to, PRT_E_BAD_REQUEST,
                           "malformed request record", NULL);
             return;

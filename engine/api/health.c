@@ -2,6 +2,8 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "clock/calendar.h"
+#include "clock/nytime.h"
 #include "core/log.h"
 
 static void
@@ -23,6 +25,42 @@ engine_json(prt_engine_t *e, prt_json_t *j)
     prt_json_close(j);
 }
 
+static void
+market_json(prt_engine_t *e, prt_json_t *j)
+{
+    int64_t             now = prt_clock_now_ms(&e->clock);
+    prt_market_state_t  ms;
+
+    prt_market_state(now / 1000, &ms);
+    prt_json_key(j, "market");
+    prt_json_open(j);
+    prt_json_kstr(j, "clock", prt_clock_mode_name(&e->clock));
+    prt_json_ktime(j, "now", now);
+    prt_json_kstr(j, "session", prt_session_name(ms.session));
+    prt_json_kstr(j, "reason", ms.reason);
+    prt_json_close(j);
+}
+
+static void
+bars_json(prt_engine_t *e, prt_json_t *j)
+{
+    prt_bs_stats_t  st;
+
+    prt_json_key(j, "bars");
+    if (prt_barstore_stats(e->bars, &st) != 0) {
+        prt_json_null(j);
+        return;
+    }
+    prt_json_open(j);
+    prt_json_kuint(j, "tickers", st.tickers);
+    prt_json_kuint(j, "days", st.days);
+    prt_json_kuint(j, "bars", st.bars);
+    prt_json_kuint(j, "map_bytes", st.kv.map_size);
+    prt_json_kuint(j, "map_max_bytes", st.kv.map_max);
+    prt_json_kuint(j, "used_bytes", st.kv.used_bytes);
+    prt_json_close(j);
+}
+
 void
 prt_api_health(prt_engine_t *e, const prt_reply_t *to,
     const uint8_t *payload, uint32_t len)
@@ -35,6 +73,14 @@ prt_api_health(prt_engine_t *e, const prt_reply_t *to,
     prt_json_open(&j);
     prt_json_kstr(&j, "status", "ok");
     engine_json(e, &j);
+    prt_json_key(&j, "index");
+    if (e->index) {
+        prt_api_index_json(e->index, &j);
+    } else {
+        prt_json_null(&j);
+    }
+    market_json(e, &j);
+    bars_json(e, &j);
     prt_json_key(&j, "ipc");
     prt_server_stats_json(e->server, &j);
     prt_json_close(&j);

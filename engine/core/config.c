@@ -29,6 +29,11 @@ static const opt_t options[] = {
     OPT(broadcast_log, OPT_SIZE, "bytes of the event broadcast log, power of two (default 16m)"),
     OPT(max_request, OPT_SIZE, "largest request after reassembly (default 16m)"),
     OPT(max_queued, OPT_SIZE, "response bytes that may wait per worker (default 64m)"),
+    OPT(search_threads, OPT_SIZE, "threads for searches, scans and index loads (default 2)"),
+    OPT(nprobe, OPT_SIZE, "IVF lists probed per search (default: the index's tuned value)"),
+    OPT(bars_map_max, OPT_SIZE, "largest size of the bar store (default 64g)"),
+    OPT(store_map_max, OPT_SIZE, "largest size of the job/prediction store (default 16g)"),
+    OPT(max_staleness_s, OPT_SIZE, "a scan's latest bar may have ended this long ago (default 300)"),
 };
 
 #define N_OPTIONS  (sizeof(options) / sizeof(options[0]))
@@ -47,6 +52,11 @@ prt_config_defaults(prt_config_t *c)
     c->broadcast_log = 16 << 20;
     c->max_request = 16 << 20;
     c->max_queued = 64 << 20;
+    c->search_threads = 2;
+    c->nprobe = 0;
+    c->bars_map_max = (uint64_t) 64 << 30;
+    c->store_map_max = (uint64_t) 16 << 30;
+    c->max_staleness_s = 300;
 }
 
 void

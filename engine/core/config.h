@@ -22,6 +22,11 @@ typedef struct {
     uint64_t   broadcast_log;
     uint64_t   max_request;
     uint64_t   max_queued;
+    uint64_t   search_threads;
+    uint64_t   nprobe;
+    uint64_t   bars_map_max;
+    uint64_t   store_map_max;
+    uint64_t   max_staleness_s;
 } prt_config_t;
 
 void prt_config_defaults(prt_config_t *c);

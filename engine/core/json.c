@@ -145,6 +145,25 @@ prt_json_num(prt_json_t *j, double v)
 }
 
 void
+prt_json_float(prt_json_t *j, float v)
+{
+    char  buf[32];
+    int   n = 0;
+
+    if (!isfinite(v)) {
+        prt_json_null(j);
+        return;
+    }
+    for (int prec = 6; prec <= 9; prec++) {
+        n = snprintf(buf, sizeof(buf), "%.*g", prec, (double) v);
+        if (strtof(buf, NULL) == v) {
+            break;
+        }
+    }
+    json_check(j, yajl_gen_number(j->gen, buf, (size_t) n));
+}
+
+void
 prt_json_bool(prt_json_t *j, int v)
 {
     json_check(j, yajl_gen_bool(j->gen, v != 0));

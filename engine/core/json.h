@@ -34,6 +34,8 @@ void prt_json_strn(prt_json_t *j, const char *s, size_t len);
 void prt_json_int(prt_json_t *j, long long v);
 void prt_json_uint(prt_json_t *j, unsigned long long v);
 void prt_json_num(prt_json_t *j, double v);
+/* a float32 value (trajectories): the shortest text that reads back to it */
+void prt_json_float(prt_json_t *j, float v);
 void prt_json_bool(prt_json_t *j, int v);
 void prt_json_null(prt_json_t *j);
 void prt_json_time(prt_json_t *j, int64_t utc_ms);   /* ISO-8601 UTC, Z */
