@@ -15,10 +15,12 @@
 #include "data/barstore.h"
 #include "index/index.h"
 #include "ipc/server.h"
+#include "jobs/jobs.h"
+#include "jobs/store.h"
 
 #define PRT_ENGINE_VERSION  "0.1.0"
 
-typedef struct {
+typedef struct prt_engine_s {
     prt_config_t     conf;
     prt_loop_t      *loop;
     prt_server_t    *server;
@@ -31,6 +33,8 @@ typedef struct {
     prt_index_t     *index;           /* NULL until one is built */
     int              reloading;
     prt_barstore_t  *bars;
+    prt_store_t     *store;
+    prt_jobs_t      *jobs;
 } prt_engine_t;
 
 /* The current index with a reference for the caller (NULL when none);

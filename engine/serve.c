@@ -145,6 +145,25 @@ engine_open_bars(prt_engine_t *e)
     return rc;
 }
 
+static int
+engine_open_jobs(prt_engine_t *e)
+{
+    char  *dir;
+    int    rc;
+
+    if (asprintf(&dir, "%s/store", e->conf.data_dir) == -1) {
+        return -1;
+    }
+    rc = prt_store_open(&e->store, dir, e->conf.store_map_max);
+    free(dir);
+    if (rc != 0) {
+        return -1;
+    }
+    e->jobs = prt_jobs_new(e, e->store, (unsigned) e->conf.search_threads,
+                           e->conf.scan_chunk);
+    return e->jobs ? 0 : -1;
+}
+
 static prt_server_t *
 engine_server(prt_engine_t *e)
 {
@@ -186,7 +205,7 @@ prt_serve_command(int argc, char **argv)
     }
     engine_open_index(&e);
     e.server = engine_server(&e);
-    if (e.server == NULL) {
+    if (e.server == NULL || engine_open_jobs(&e) != 0) {
         goto done;
     }
 
@@ -197,8 +216,10 @@ prt_serve_command(int argc, char **argv)
     prt_info("pattern-rt-engine stopped");
 
 done:
+    prt_workq_free(e.workq);          /* joins: no task touches what follows */
+    prt_jobs_free(e.jobs);
+    prt_store_close(e.store);
     prt_server_free(e.server);
-    prt_workq_free(e.workq);
     prt_index_unref(e.index);
     prt_barstore_close(e.bars);
     free(e.index_dir);

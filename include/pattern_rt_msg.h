@@ -219,6 +219,26 @@ typedef enum {
     PRT_STREAM_PRICES
 } prt_stream_t;
 
+/* Broadcast events (PRT_MSG_EVENT records of the broadcast log). */
+typedef enum {
+    PRT_EVENT_PROGRESS = 1,
+    PRT_EVENT_RESULT,
+    PRT_EVENT_JOB_COMPLETE,
+    PRT_EVENT_VERIFICATION,
+    PRT_EVENT_PRICE_UPDATE
+} prt_event_kind_t;
+
+/* Followed by the event's complete JSON text ({"type":..,"seq":..,...}),
+ * ready to be sent as one WebSocket text frame. */
+typedef struct {
+    uint8_t   stream;              /* prt_stream_t */
+    uint8_t   kind;                /* prt_event_kind_t */
+    uint8_t   coalesce;            /* only the latest per stream matters */
+    uint8_t   pad[5];
+    char      job_id[PRT_JOB_ID_SIZE];   /* job streams; "" otherwise */
+    uint64_t  seq;                 /* increasing, across engine restarts */
+} prt_event_hdr_t;
+
 /* PRT_MSG_SUBSCRIBE */
 typedef struct {
     char      job_id[PRT_JOB_ID_SIZE];   /* PRT_STREAM_JOB only */

@@ -29,6 +29,16 @@ static ngx_int_t ngx_http_pattern_rt_index_reload(ngx_http_request_t *r,
     ngx_http_pattern_rt_ctx_t *ctx);
 static ngx_int_t ngx_http_pattern_rt_available_dates(ngx_http_request_t *r,
     ngx_http_pattern_rt_ctx_t *ctx);
+static ngx_int_t ngx_http_pattern_rt_run(ngx_http_request_t *r,
+    ngx_http_pattern_rt_ctx_t *ctx);
+static ngx_int_t ngx_http_pattern_rt_job(ngx_http_request_t *r,
+    ngx_http_pattern_rt_ctx_t *ctx);
+static ngx_int_t ngx_http_pattern_rt_job_results(ngx_http_request_t *r,
+    ngx_http_pattern_rt_ctx_t *ctx);
+static ngx_int_t ngx_http_pattern_rt_job_cancel(ngx_http_request_t *r,
+    ngx_http_pattern_rt_ctx_t *ctx);
+static ngx_int_t ngx_http_pattern_rt_history(ngx_http_request_t *r,
+    ngx_http_pattern_rt_ctx_t *ctx);
 
 
 #define READ   NGX_HTTP_PATTERN_RT_SCOPE_READ
@@ -36,6 +46,8 @@ static ngx_int_t ngx_http_pattern_rt_available_dates(ngx_http_request_t *r,
 #define ADMIN  NGX_HTTP_PATTERN_RT_SCOPE_ADMIN
 #define GET    (NGX_HTTP_GET|NGX_HTTP_HEAD)
 #define POST   NGX_HTTP_POST
+#define DEL    NGX_HTTP_DELETE
+#define PRT    "/api/pattern-realtime"
 
 /* Paths after any prefix rewrite (conf/nginx.conf serves them under
  * /patterns/). Routes of one path with different methods share a pattern. */
@@ -57,6 +69,15 @@ const ngx_http_pattern_rt_route_t  ngx_http_pattern_rt_routes[] = {
       READ },
     { GET, "/api/historical/ohlc/([^/]+)", ngx_http_pattern_rt_ohlc, 0,
       READ },
+
+    { POST, PRT "/run", ngx_http_pattern_rt_run, 1, READ },
+    { GET, PRT "/job/([^/]+)", ngx_http_pattern_rt_job, 0, READ },
+    { DEL, PRT "/job/([^/]+)", ngx_http_pattern_rt_job_cancel, 0, READ },
+    { POST, PRT "/job/([^/]+)/cancel", ngx_http_pattern_rt_job_cancel, 0,
+      READ },
+    { GET, PRT "/job/([^/]+)/results", ngx_http_pattern_rt_job_results, 0,
+      READ },
+    { GET, PRT "/history", ngx_http_pattern_rt_history, 0, READ },
 };
 
 #undef READ
@@ -64,6 +85,8 @@ const ngx_http_pattern_rt_route_t  ngx_http_pattern_rt_routes[] = {
 #undef ADMIN
 #undef GET
 #undef POST
+#undef DEL
+#undef PRT
 
 const ngx_uint_t  ngx_http_pattern_rt_nroutes =
     sizeof(ngx_http_pattern_rt_routes) / sizeof(ngx_http_pattern_rt_routes[0]);
@@ -437,4 +460,113 @@ ngx_http_pattern_rt_available_dates(ngx_http_request_t *r,
     ngx_http_pattern_rt_ctx_t *ctx)
 {
     return ngx_http_pattern_rt_call(r, ctx, PRT_MSG_AVAILABLE_DATES, NULL, 0);
+}
+
+
+/* ---- Pattern Real-Time jobs ------------------------------------------ */
+
+
+static ngx_int_t
+ngx_http_pattern_rt_run(ngx_http_request_t *r, ngx_http_pattern_rt_ctx_t *ctx)
+{
+    u_char                          *body;
+    size_t                           len, msg_len;
+    ngx_int_t                        sent;
+    prt_req_run_t                   *req;
+    prt_allocator_t                  a;
+    prt_parse_error_t                err;
+    ngx_http_pattern_rt_loc_conf_t  *plcf;
+
+    plcf = ngx_http_get_module_loc_conf(r, ngx_http_pattern_rt_module);
+
+    sent = NGX_HTTP_INTERNAL_SERVER_ERROR;
+    body = ngx_http_pattern_rt_get_body(r, &len, &sent);
+    if (body == NULL) {
+        return sent;
+    }
+
+    a.alloc = ngx_http_pattern_rt_palloc;
+    a.ctx = r->pool;
+
+    if (prt_req_parse_run(ngx_http_pattern_rt_parser(r), &a, (char *) body,
+                          len, (uint32_t) plcf->max_symbols, &req, &msg_len,
+                          &err)
+        != 0)
+    {
+        return ngx_http_pattern_rt_parse_error(r, &err);
+    }
+
+    return ngx_http_pattern_rt_call(r, ctx, PRT_MSG_RUN, req, msg_len);
+}
+
+
+static ngx_int_t
+ngx_http_pattern_rt_job_call(ngx_http_request_t *r,
+    ngx_http_pattern_rt_ctx_t *ctx, uint16_t type)
+{
+    prt_req_job_t      req;
+    prt_parse_error_t  err;
+
+    if (prt_req_parse_job_id((char *) ctx->args[0].data, ctx->args[0].len,
+                             &req, &err)
+        != 0)
+    {
+        return ngx_http_pattern_rt_parse_error(r, &err);
+    }
+
+    return ngx_http_pattern_rt_call(r, ctx, type, &req, sizeof(prt_req_job_t));
+}
+
+
+static ngx_int_t
+ngx_http_pattern_rt_job(ngx_http_request_t *r, ngx_http_pattern_rt_ctx_t *ctx)
+{
+    return ngx_http_pattern_rt_job_call(r, ctx, PRT_MSG_JOB_GET);
+}
+
+
+static ngx_int_t
+ngx_http_pattern_rt_job_cancel(ngx_http_request_t *r,
+    ngx_http_pattern_rt_ctx_t *ctx)
+{
+    return ngx_http_pattern_rt_job_call(r, ctx, PRT_MSG_JOB_CANCEL);
+}
+
+
+static ngx_int_t
+ngx_http_pattern_rt_job_results(ngx_http_request_t *r,
+    ngx_http_pattern_rt_ctx_t *ctx)
+{
+    prt_parse_error_t      err;
+    prt_req_job_results_t  req;
+
+    if (prt_req_parse_job_results((char *) ctx->args[0].data,
+                                  ctx->args[0].len, (char *) r->args.data,
+                                  r->args.len, &req, &err)
+        != 0)
+    {
+        return ngx_http_pattern_rt_parse_error(r, &err);
+    }
+
+    return ngx_http_pattern_rt_call(r, ctx, PRT_MSG_JOB_RESULTS, &req,
+                                    sizeof(prt_req_job_results_t));
+}
+
+
+static ngx_int_t
+ngx_http_pattern_rt_history(ngx_http_request_t *r,
+    ngx_http_pattern_rt_ctx_t *ctx)
+{
+    prt_parse_error_t  err;
+    prt_req_history_t  req;
+
+    if (prt_req_parse_history(ngx_http_pattern_rt_parser(r),
+                              (char *) r->args.data, r->args.len, &req, &err)
+        != 0)
+    {
+        return ngx_http_pattern_rt_parse_error(r, &err);
+    }
+
+    return ngx_http_pattern_rt_call(r, ctx, PRT_MSG_HISTORY, &req,
+                                    sizeof(prt_req_history_t));
 }

@@ -36,6 +36,17 @@ void prt_api_index_reload(prt_engine_t *e, const prt_reply_t *to,
 void prt_api_available_dates(prt_engine_t *e, const prt_reply_t *to,
     const uint8_t *payload, uint32_t len);
 
+void prt_api_run(prt_engine_t *e, const prt_reply_t *to,
+    const uint8_t *payload, uint32_t len);
+void prt_api_job_get(prt_engine_t *e, const prt_reply_t *to,
+    const uint8_t *payload, uint32_t len);
+void prt_api_job_results(prt_engine_t *e, const prt_reply_t *to,
+    const uint8_t *payload, uint32_t len);
+void prt_api_job_cancel(prt_engine_t *e, const prt_reply_t *to,
+    const uint8_t *payload, uint32_t len);
+void prt_api_history(prt_engine_t *e, const prt_reply_t *to,
+    const uint8_t *payload, uint32_t len);
+
 /* the index's description, shared by /health and /api/index/stats */
 void prt_api_index_json(const prt_index_t *ix, prt_json_t *j);
 

@@ -20,6 +20,14 @@ static const prt_route_t routes[] = {
     { PRT_MSG_INDEX_RELOAD, 0, 0, prt_api_index_reload, "index reload" },
     { PRT_MSG_AVAILABLE_DATES, 0, 0, prt_api_available_dates,
       "available dates" },
+    { PRT_MSG_RUN, sizeof(prt_req_run_t), 1, prt_api_run, "run" },
+    { PRT_MSG_JOB_GET, sizeof(prt_req_job_t), 0, prt_api_job_get, "job" },
+    { PRT_MSG_JOB_RESULTS, sizeof(prt_req_job_results_t), 0,
+      prt_api_job_results, "job results" },
+    { PRT_MSG_JOB_CANCEL, sizeof(prt_req_job_t), 0, prt_api_job_cancel,
+      "cancel" },
+    { PRT_MSG_HISTORY, sizeof(prt_req_history_t), 0, prt_api_history,
+      "history" },
 };
 
 void

@@ -61,6 +61,27 @@ bars_json(prt_engine_t *e, prt_json_t *j)
     prt_json_close(j);
 }
 
+static void
+store_json(prt_engine_t *e, prt_json_t *j)
+{
+    prt_store_stats_t  st;
+
+    prt_json_key(j, "store");
+    if (prt_store_stats(e->store, &st) != 0) {
+        prt_json_null(j);
+        return;
+    }
+    prt_json_open(j);
+    prt_json_kuint(j, "jobs", st.jobs);
+    prt_json_kuint(j, "predictions", st.predictions);
+    prt_json_kuint(j, "pending", st.pending);
+    prt_json_kuint(j, "failures", st.failures);
+    prt_json_kuint(j, "map_bytes", st.kv.map_size);
+    prt_json_kuint(j, "map_max_bytes", st.kv.map_max);
+    prt_json_kuint(j, "used_bytes", st.kv.used_bytes);
+    prt_json_close(j);
+}
+
 void
 prt_api_health(prt_engine_t *e, const prt_reply_t *to,
     const uint8_t *payload, uint32_t len)
@@ -81,6 +102,9 @@ prt_api_health(prt_engine_t *e, const prt_reply_t *to,
     }
     market_json(e, &j);
     bars_json(e, &j);
+    store_json(e, &j);
+    prt_json_key(&j, "jobs");
+    prt_jobs_stats_json(e->jobs, &j);
     prt_json_key(&j, "ipc");
     prt_server_stats_json(e->server, &j);
     prt_json_close(&j);

@@ -34,6 +34,7 @@ static const opt_t options[] = {
     OPT(bars_map_max, OPT_SIZE, "largest size of the bar store (default 64g)"),
     OPT(store_map_max, OPT_SIZE, "largest size of the job/prediction store (default 16g)"),
     OPT(max_staleness_s, OPT_SIZE, "a scan's latest bar may have ended this long ago (default 300)"),
+    OPT(scan_chunk, OPT_SIZE, "symbols per batched search of a job (default 256)"),
 };
 
 #define N_OPTIONS  (sizeof(options) / sizeof(options[0]))
@@ -57,6 +58,7 @@ prt_config_defaults(prt_config_t *c)
     c->bars_map_max = (uint64_t) 64 << 30;
     c->store_map_max = (uint64_t) 16 << 30;
     c->max_staleness_s = 300;
+    c->scan_chunk = 256;
 }
 
 void

@@ -27,6 +27,7 @@ typedef struct {
     uint64_t   bars_map_max;
     uint64_t   store_map_max;
     uint64_t   max_staleness_s;
+    uint64_t   scan_chunk;
 } prt_config_t;
 
 void prt_config_defaults(prt_config_t *c);

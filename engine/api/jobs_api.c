@@ -1,0 +1,414 @@
+/*
+ * Pattern Real-Time job endpoints (SPEC 5.1): run, job, results, cancel,
+ * history. Starting and cancelling change state, so they run on the loop
+ * thread; reads render on a worker thread from one LMDB read transaction,
+ * so a running job shows exactly what its committed chunks hold.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "clock/calendar.h"
+#include "core/log.h"
+#include "jobs/jobs.h"
+#include "jobs/render.h"
+#include "jobs/results.h"
+#include "pattern_rt_msg.h"
+
+typedef struct {
+    prt_task_t              task;
+    prt_engine_t           *e;
+    prt_reply_t             to;
+    uint16_t                type;
+    uint8_t                 id[PRT_JOB_UUID_LEN];
+    prt_req_job_results_t   results;
+    prt_req_history_t       history;
+    uint64_t                predictions;     /* for an unfiltered total */
+    int                     status;
+    prt_json_t              json;
+} read_task_t;
+
+
+/* ---- GET /job/{id} ------------------------------------------------------ */
+
+static int
+failure_json(const prt_fail_rec_t *f, void *ctx)
+{
+    prt_render_failure(ctx, f);
+    return 0;
+}
+
+typedef struct {
+    read_task_t      *t;
+    prt_job_rec_t     job;
+    int               found;
+    prt_pred_list_t   list;
+} job_read_t;
+
+static int
+job_read_txn(MDB_txn *txn, void *arg)
+{
+    job_read_t  *c = arg;
+    prt_store_t *s = c->t->e->store;
+    prt_json_t  *j = &c->t->json;
+    int          rc;
+
+    c->found = prt_store_job_get(s, txn, c->t->id, &c->job);
+    if (c->found <= 0) {
+        return c->found < 0 ? -1 : 0;
+    }
+    rc = prt_results_load(s, txn, c->t->id, &c->list);
+    if (rc != 0) {
+        return rc;
+    }
+    prt_results_rank(&c->list, PRT_SORT_EDGE);
+
+    prt_json_open(j);
+    prt_render_job_fields(j, &c->job);
+    prt_json_key(j, "results");
+    prt_results_json(j, &c->list, c->job.min_edge);
+    prt_json_kuint(j, "total_results", prt_results_count(&c->list,
+                                                         c->job.min_edge));
+    prt_json_key(j, "failures");
+    prt_json_array(j);
+    rc = prt_store_job_failures(s, txn, c->t->id, failure_json, j);
+    prt_json_array_end(j);
+    prt_json_kuint(j, "total_failures", c->job.failed);
+    prt_json_close(j);
+    return rc;
+}
+
+
+/* ---- GET /job/{id}/results ---------------------------------------------- */
+
+static int
+keep_result(const prt_req_job_results_t *q, const prt_job_rec_t *job,
+    const prt_pred_rec_t *p)
+{
+    if (p->edge < job->min_edge) {
+        return 0;
+    }
+    if (q->direction == PRT_FILTER_UP && p->direction != PRT_DIRECTION_UP) {
+        return 0;
+    }
+    if (q->direction == PRT_FILTER_DOWN
+        && p->direction != PRT_DIRECTION_DOWN)
+    {
+        return 0;
+    }
+    return q->include_verified || p->status == PRT_PRED_PENDING;
+}
+
+static int
+results_read_txn(MDB_txn *txn, void *arg)
+{
+    job_read_t                    *c = arg;
+    const prt_req_job_results_t   *q = &c->t->results;
+    prt_json_t                    *j = &c->t->json;
+    uint32_t                       shown = 0;
+    int                            rc;
+
+    c->found = prt_store_job_get(c->t->e->store, txn, c->t->id, &c->job);
+    if (c->found <= 0) {
+        return c->found < 0 ? -1 : 0;
+    }
+    rc = prt_results_load(c->t->e->store, txn, c->t->id, &c->list);
+    if (rc != 0) {
+        return rc;
+    }
+    prt_results_rank(&c->list, (prt_sort_t) q->sort_by);
+
+    prt_json_open(j);
+    prt_render_job_fields(j, &c->job);
+    prt_json_key(j, "results");
+    prt_json_array(j);
+    for (size_t i = 0; i < c->list.n && shown < q->limit; i++) {
+        if (keep_result(q, &c->job, &c->list.v[i])) {
+            prt_render_result(j, &c->list.v[i]);
+            shown++;
+        }
+    }
+    prt_json_array_end(j);
+    prt_json_close(j);
+    return 0;
+}
+
+
+/* ---- GET /history ------------------------------------------------------- */
+
+typedef struct {
+    const prt_req_history_t  *q;
+    prt_json_t               *j;
+    uint64_t                  skipped;
+    uint64_t                  shown;
+    uint64_t                  matched;
+    int                       count_all;       /* walk on to count */
+} history_t;
+
+static int
+history_fn(const prt_pred_rec_t *p, void *arg)
+{
+    history_t  *h = arg;
+
+    if (h->q->verified_only && p->status != PRT_PRED_VERIFIED) {
+        return 0;
+    }
+    h->matched++;
+    if (h->skipped < h->q->offset) {
+        h->skipped++;
+    } else if (h->shown < h->q->limit) {
+        prt_render_result(h->j, p);
+        h->shown++;
+    } else if (!h->count_all) {
+        return 1;
+    }
+    return 0;
+}
+
+static int
+history_read_txn(MDB_txn *txn, void *arg)
+{
+    read_task_t  *t = arg;
+    history_t     h = { &t->history, &t->json, 0, 0, 0, 0 };
+    uint64_t      total;
+    int           rc;
+
+    /* the total comes cheap from the store's statistics when no filter
+     * applies; with one, the walk goes on to count */
+    h.count_all = t->history.symbol[0] != '\0' || t->history.verified_only;
+
+    prt_json_open(&t->json);
+    prt_json_key(&t->json, "items");
+    prt_json_array(&t->json);
+    rc = prt_store_history(t->e->store, txn, t->history.symbol, history_fn,
+                           &h);
+    prt_json_array_end(&t->json);
+    total = h.count_all ? h.matched : t->predictions;
+    prt_json_kuint(&t->json, "total", total);
+    prt_json_kuint(&t->json, "limit", t->history.limit);
+    prt_json_kuint(&t->json, "offset", t->history.offset);
+    prt_json_close(&t->json);
+    return rc;
+}
+
+
+/* ---- the read task ------------------------------------------------------- */
+
+static void
+read_run(prt_task_t *task)
+{
+    read_task_t  *t = (read_task_t *) task;
+    job_read_t    c;
+    int           rc;
+
+    memset(&c, 0, sizeof(c));
+    c.t = t;
+
+    if (t->type == PRT_MSG_HISTORY) {
+        prt_store_stats_t  st;
+
+        /* before the walk's transaction: stats open one of their own */
+        rc = prt_store_stats(t->e->store, &st);
+        t->predictions = st.predictions;
+        if (rc == 0) {
+            rc = prt_kv_read(prt_store_kv(t->e->store), history_read_txn, t);
+        }
+        c.found = 1;
+    } else {
+        rc = prt_kv_read(prt_store_kv(t->e->store),
+                         t->type == PRT_MSG_JOB_RESULTS ? results_read_txn
+                                                        : job_read_txn, &c);
+    }
+    prt_pred_list_free(&c.list);
+
+    if (rc != 0) {
+        prt_error("reading the job store: %s", prt_kv_errmsg());
+        prt_json_reset(&t->json);
+        prt_json_error(&t->json, "E_INTERNAL", "job store read failed", NULL);
+        t->status = 500;
+    } else if (!c.found) {
+        prt_json_reset(&t->json);
+        prt_json_error(&t->json, "E_NOT_FOUND", "no such job", NULL);
+        t->status = 404;
+    } else {
+        t->status = 200;
+    }
+}
+
+static void
+read_done(prt_task_t *task)
+{
+    read_task_t  *t = (read_task_t *) task;
+
+    prt_api_reply(t->e, &t->to, t->status, &t->json);
+    prt_json_free(&t->json);
+    free(t);
+}
+
+static read_task_t *
+read_task(prt_engine_t *e, const prt_reply_t *to, uint16_t type)
+{
+    read_task_t  *t = calloc(1, sizeof(*t));
+
+    if (t == NULL || prt_json_init(&t->json) != 0) {
+        free(t);
+        prt_api_error(e, to, PRT_E_INTERNAL, "out of memory", NULL);
+        return NULL;
+    }
+    t->e = e;
+    t->to = *to;
+    t->type = type;
+    t->task.run = read_run;
+    t->task.done = read_done;
+    return t;
+}
+
+static int
+job_id_of(prt_engine_t *e, const prt_reply_t *to, const char *text,
+    uint8_t id[PRT_JOB_UUID_LEN])
+{
+    char  copy[PRT_JOB_ID_SIZE];
+
+    memcpy(copy, text, PRT_JOB_ID_SIZE);
+    copy[PRT_JOB_ID_SIZE - 1] = '\0';
+    if (prt_job_id_parse(copy, id) != 0) {
+        prt_api_error(e, to, PRT_E_NOT_FOUND, "no such job", NULL);
+        return -1;
+    }
+    return 0;
+}
+
+void
+prt_api_job_get(prt_engine_t *e, const prt_reply_t *to,
+    const uint8_t *payload, uint32_t len)
+{
+    const prt_req_job_t  *req = (const prt_req_job_t *) payload;
+    read_task_t          *t;
+    uint8_t               id[PRT_JOB_UUID_LEN];
+
+    if (job_id_of(e, to, req->job_id, id) != 0
+        || (t = read_task(e, to, PRT_MSG_JOB_GET)) == NULL)
+    {
+        return;
+    }
+    memcpy(t->id, id, sizeof(id));
+    prt_workq_submit(e->workq, &t->task, PRT_LANE_INTERACTIVE);
+}
+
+void
+prt_api_job_results(prt_engine_t *e, const prt_reply_t *to,
+    const uint8_t *payload, uint32_t len)
+{
+    read_task_t  *t;
+    uint8_t       id[PRT_JOB_UUID_LEN];
+
+    if (job_id_of(e, to, ((const prt_req_job_results_t *) payload)->job_id,
+                  id) != 0
+        || (t = read_task(e, to, PRT_MSG_JOB_RESULTS)) == NULL)
+    {
+        return;
+    }
+    memcpy(t->id, id, sizeof(id));
+    memcpy(&t->results, payload, sizeof(t->results));
+    if (t->results.sort_by > PRT_SORT_MEAN_RETURN
+        || t->results.direction > PRT_FILTER_DOWN)
+    {
+        t->results.sort_by = PRT_SORT_EDGE;
+        t->results.direction = PRT_FILTER_ALL;
+    }
+    prt_workq_submit(e->workq, &t->task, PRT_LANE_INTERACTIVE);
+}
+
+void
+prt_api_history(prt_engine_t *e, const prt_reply_t *to,
+    const uint8_t *payload, uint32_t len)
+{
+    read_task_t  *t = read_task(e, to, PRT_MSG_HISTORY);
+
+    if (t == NULL) {
+        return;
+    }
+    memcpy(&t->history, payload, sizeof(t->history));
+    t->history.symbol[PRT_SYMBOL_SIZE - 1] = '\0';
+    prt_workq_submit(e->workq, &t->task, PRT_LANE_INTERACTIVE);
+}
+
+
+/* ---- run and cancel (loop thread) ----------------------------------------- */
+
+void
+prt_api_run(prt_engine_t *e, const prt_reply_t *to, const uint8_t *payload,
+    uint32_t len)
+{
+    prt_req_run_t         req;
+    const char          (*symbols)[PRT_SYMBOL_SIZE];
+    prt_job_rec_t         job;
+    prt_market_state_t    ms;
+    prt_json_t            j;
+    char                  id[PRT_JOB_ID_SIZE];
+
+    memcpy(&req, payload, sizeof(req));
+    if (req.nsymbols == 0
+        || len != sizeof(req) + (uint64_t) req.nsymbols * PRT_SYMBOL_SIZE)
+    {
+        prt_api_error(e, to, PRT_E_BAD_REQUEST, "malformed run request",
+                      NULL);
+        return;
+    }
+    symbols = (const char (*)[PRT_SYMBOL_SIZE]) (payload + sizeof(req));
+    for (uint32_t i = 0; i < req.nsymbols; i++) {
+        if (symbols[i][PRT_SYMBOL_SIZE - 1] != '\0') {
+            prt_api_error(e, to, PRT_E_BAD_REQUEST, "malformed symbol", NULL);
+            return;
+        }
+    }
+
+    if (prt_jobs_start(e->jobs, &req, symbols, &job) != 0) {
+        prt_api_error(e, to, PRT_E_INTERNAL, "the job could not be stored",
+                      NULL);
+        return;
+    }
+    if (prt_json_init(&j) != 0) {
+        return;
+    }
+    prt_job_id_format(job.id, id);
+    prt_market_state(job.scan_time_ms / 1000, &ms);
+    prt_json_open(&j);
+    prt_json_kstr(&j, "job_id", id);
+    prt_json_kstr(&j, "status", "running");
+    prt_json_kuint(&j, "total_symbols", job.total);
+    prt_json_ktime(&j, "started_at", job.started_at_ms);
+    prt_json_ktime(&j, "scan_time", job.scan_time_ms);
+    prt_json_kstr(&j, "session", prt_session_name(ms.session));
+    prt_json_close(&j);
+    prt_api_reply(e, to, 202, &j);
+    prt_json_free(&j);
+}
+
+void
+prt_api_job_cancel(prt_engine_t *e, const prt_reply_t *to,
+    const uint8_t *payload, uint32_t len)
+{
+    const prt_req_job_t  *req = (const prt_req_job_t *) payload;
+    prt_job_rec_t         job;
+    read_task_t          *t;
+    uint8_t               id[PRT_JOB_UUID_LEN];
+
+    if (job_id_of(e, to, req->job_id, id) != 0) {
+        return;
+    }
+    if (prt_jobs_cancel(e->jobs, id, &job) < 0) {
+        prt_api_error(e, to, PRT_E_INTERNAL, "the job could not be updated",
+                      NULL);
+        return;
+    }
+    /* answer with the job as it now is (a job that already ended is shown
+     * unchanged: cancelling it is a no-op) */
+    t = read_task(e, to, PRT_MSG_JOB_GET);
+    if (t) {
+        memcpy(t->id, id, sizeof(id));
+        prt_workq_submit(e->workq, &t->task, PRT_LANE_INTERACTIVE);
+    }
+}

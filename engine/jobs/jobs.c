@@ -1,0 +1,538 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock/clock.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "core/workq.h"
+#include "engine.h"
+#include "jobs/jobs.h"
+#include "jobs/render.h"
+#include "jobs/results.h"
+#include "jobs/scan.h"
+#include "pattern_rt_errors.h"
+
+typedef struct prt_job_s  prt_job_t;
+
+struct prt_job_s {
+    prt_job_rec_t   rec;
+    char          (*symbols)[PRT_SYMBOL_SIZE];
+    uint32_t        next;             /* next symbol to hand out */
+    unsigned        inflight;         /* chunks on the worker threads */
+    int             cancelled;
+    prt_job_t      *next_job;
+};
+
+typedef struct {
+    prt_task_t         task;
+    prt_jobs_t        *jobs;
+    prt_job_t         *job;
+    prt_job_rec_t      params;        /* the job as it was handed out */
+    prt_scan_chunk_t   scan;
+    int                rc;
+} chunk_task_t;
+
+struct prt_jobs_s {
+    prt_engine_t   *e;
+    prt_store_t    *store;
+    prt_job_t      *running;          /* jobs with symbols or chunks left */
+    prt_job_t      *cursor;           /* round-robin position */
+    unsigned        inflight;
+    unsigned        max_inflight;
+    size_t          chunk;
+    uint64_t        seq;
+    uint64_t        jobs_started;
+    uint64_t        symbols_scanned;
+    uint64_t        chunks;
+    uint64_t        search_us;
+    uint64_t        scan_us;
+};
+
+static void schedule(prt_jobs_t *jobs);
+
+
+/* ---- events ------------------------------------------------------------- */
+
+uint64_t
+prt_jobs_next_seq(prt_jobs_t *jobs)
+{
+    uint64_t  floor = prt_wall_ms() << 10;
+
+    jobs->seq = jobs->seq + 1 > floor ? jobs->seq + 1 : floor;
+    return jobs->seq;
+}
+
+void
+prt_jobs_publish(prt_jobs_t *jobs, uint8_t stream, uint8_t kind,
+    int coalesce, const uint8_t *job_id, uint64_t seq, prt_json_t *event)
+{
+    prt_event_hdr_t   hdr;
+    const char       *body;
+    size_t            len;
+    uint8_t          *buf;
+
+    body = prt_json_body(event, &len);
+    if (prt_json_failed(event)) {
+        prt_error("rendering an event failed");
+        return;
+    }
+    buf = malloc(sizeof(hdr) + len);
+    if (buf == NULL) {
+        return;
+    }
+    memset(&hdr, 0, sizeof(hdr));
+    hdr.stream = stream;
+    hdr.kind = kind;
+    hdr.coalesce = (uint8_t) coalesce;
+    hdr.seq = seq;
+    if (job_id) {
+        prt_job_id_format(job_id, hdr.job_id);
+    }
+    memcpy(buf, &hdr, sizeof(hdr));
+    memcpy(buf + sizeof(hdr), body, len);
+    (void) prt_server_publish(jobs->e->server, PRT_MSG_EVENT, buf,
+                              sizeof(hdr) + len);
+    free(buf);
+}
+
+/* {"type":...,"job_id":...,"seq":...,"timestamp":...  (left open) */
+static uint64_t
+event_open(prt_jobs_t *jobs, prt_json_t *j, const char *type,
+    const prt_job_rec_t *job)
+{
+    char      id[PRT_JOB_ID_SIZE];
+    uint64_t  seq = prt_jobs_next_seq(jobs);
+
+    prt_job_id_format(job->id, id);
+    prt_json_open(j);
+    prt_json_kstr(j, "type", type);
+    prt_json_kstr(j, "job_id", id);
+    prt_json_kuint(j, "seq", seq);
+    prt_json_ktime(j, "timestamp", (int64_t) prt_wall_ms());
+    return seq;
+}
+
+static void
+publish_progress(prt_jobs_t *jobs, const prt_job_rec_t *job)
+{
+    prt_json_t  j;
+    uint64_t    seq;
+
+    if (prt_json_init(&j) != 0) {
+        return;
+    }
+    seq = event_open(jobs, &j, "progress", job);
+    prt_json_kuint(&j, "completed", job->completed);
+    prt_json_kuint(&j, "failed", job->failed);
+    prt_json_kuint(&j, "total", job->total);
+    prt_json_kstr(&j, "status", prt_job_status_name(job->status));
+    prt_json_close(&j);
+    prt_jobs_publish(jobs, PRT_STREAM_JOB, PRT_EVENT_PROGRESS, 1, job->id,
+                     seq, &j);
+    prt_json_free(&j);
+}
+
+static void
+publish_results(prt_jobs_t *jobs, const prt_job_rec_t *job,
+    const prt_pred_rec_t *preds, size_t n)
+{
+    prt_json_t  j;
+    uint64_t    seq;
+
+    if (prt_json_init(&j) != 0) {
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (preds[i].edge < job->min_edge) {
+            continue;
+        }
+        prt_json_reset(&j);
+        seq = event_open(jobs, &j, "result", job);
+        prt_json_key(&j, "data");
+        prt_render_result(&j, &preds[i]);
+        prt_json_close(&j);
+        prt_jobs_publish(jobs, PRT_STREAM_JOB, PRT_EVENT_RESULT, 0, job->id,
+                         seq, &j);
+    }
+    prt_json_free(&j);
+}
+
+/* job_complete carries the whole ranked list: the front end replaces its
+ * table with it (counts alone would wipe the table). */
+static void
+publish_complete(prt_jobs_t *jobs, const prt_job_rec_t *job)
+{
+    prt_pred_list_t  list = { NULL, 0, 0 };
+    prt_json_t       j;
+    uint64_t         seq;
+
+    if (prt_json_init(&j) != 0) {
+        return;
+    }
+    if (prt_results_read(jobs->store, job->id, &list) != 0) {
+        prt_error("job_complete: reading results: %s", prt_kv_errmsg());
+    }
+    prt_results_rank(&list, PRT_SORT_EDGE);
+
+    seq = event_open(jobs, &j, "job_complete", job);
+    prt_json_kstr(&j, "status", prt_job_status_name(job->status));
+    prt_json_key(&j, "results");
+    prt_results_json(&j, &list, job->min_edge);
+    prt_json_kuint(&j, "total_results", prt_results_count(&list,
+                                                          job->min_edge));
+    prt_json_kuint(&j, "total_failures", job->failed);
+    prt_json_knum(&j, "duration_seconds",
+                  (double) (job->completed_at_ms - job->started_at_ms)
+                  / 1000.0);
+    prt_json_close(&j);
+    prt_jobs_publish(jobs, PRT_STREAM_JOB, PRT_EVENT_JOB_COMPLETE, 0, job->id,
+                     seq, &j);
+    prt_json_free(&j);
+    prt_pred_list_free(&list);
+}
+
+
+/* ---- the running list --------------------------------------------------- */
+
+static void
+job_unlink(prt_jobs_t *jobs, prt_job_t *job)
+{
+    prt_job_t  **p;
+
+    for (p = &jobs->running; *p; p = &(*p)->next_job) {
+        if (*p == job) {
+            *p = job->next_job;
+            break;
+        }
+    }
+    if (jobs->cursor == job) {
+        jobs->cursor = job->next_job;
+    }
+}
+
+static void
+job_free(prt_job_t *job)
+{
+    free(job->symbols);
+    free(job);
+}
+
+static prt_job_t *
+job_find(prt_jobs_t *jobs, const uint8_t id[PRT_JOB_UUID_LEN])
+{
+    for (prt_job_t *job = jobs->running; job; job = job->next_job) {
+        if (memcmp(job->rec.id, id, PRT_JOB_UUID_LEN) == 0) {
+            return job;
+        }
+    }
+    return NULL;
+}
+
+/* The last chunk is in: completed (or cancelled, already stored). */
+static void
+job_finish(prt_jobs_t *jobs, prt_job_t *job)
+{
+    char  id[PRT_JOB_ID_SIZE];
+
+    if (!job->cancelled) {
+        job->rec.status = PRT_JOB_COMPLETED;
+        job->rec.completed_at_ms = (int64_t) prt_wall_ms();
+        if (prt_store_job_put(jobs->store, &job->rec) != 0) {
+            prt_error("completing a job: %s", prt_kv_errmsg());
+        }
+    }
+    prt_job_id_format(job->rec.id, id);
+    prt_info("job %s %s: %u of %u symbols predicted, %u failed", id,
+             prt_job_status_name(job->rec.status), job->rec.completed,
+             job->rec.total, job->rec.failed);
+    publish_progress(jobs, &job->rec);
+    publish_complete(jobs, &job->rec);
+    job_unlink(jobs, job);
+    job_free(job);
+}
+
+
+/* ---- chunks ------------------------------------------------------------- */
+
+static void
+chunk_run(prt_task_t *task)
+{
+    chunk_task_t  *t = (chunk_task_t *) task;
+
+    t->rc = prt_scan_chunk_run(&t->scan);
+}
+
+/* A chunk that could not run at all: its symbols fail, the job goes on. */
+static void
+chunk_all_failed(chunk_task_t *t)
+{
+    prt_scan_chunk_free(&t->scan);
+    t->scan.preds = calloc(1, sizeof(prt_pred_rec_t));
+    t->scan.fails = calloc(t->scan.n, sizeof(prt_fail_rec_t));
+    t->scan.npreds = 0;
+    t->scan.nfails = 0;
+    for (size_t i = 0; t->scan.fails && i < t->scan.n; i++) {
+        prt_fail_rec_t  *f = &t->scan.fails[t->scan.nfails++];
+
+        memcpy(f->job, t->params.id, PRT_JOB_UUID_LEN);
+        memcpy(f->symbol, t->scan.symbols[i], PRT_SYMBOL_SIZE);
+        f->scan_time_ms = t->params.scan_time_ms;
+        f->code = PRT_E_INTERNAL;
+        f->bars_since_open = -1;
+        f->bars_until_close = -1;
+        snprintf(f->reason, sizeof(f->reason), "engine out of memory");
+    }
+}
+
+static void
+chunk_done(prt_task_t *task)
+{
+    chunk_task_t   *t = (chunk_task_t *) task;
+    prt_jobs_t     *jobs = t->jobs;
+    prt_job_t      *job = t->job;
+    prt_job_rec_t   rec;
+
+    if (t->rc != 0) {
+        chunk_all_failed(t);
+    }
+
+    rec = job->rec;
+    rec.completed += (uint32_t) t->scan.npreds;
+    rec.failed += (uint32_t) t->scan.nfails;
+
+    /* committed before anything about it is sent (SPEC 7) */
+    if (prt_store_commit_chunk(jobs->store, &rec, t->scan.preds,
+                               t->scan.npreds, t->scan.fails, t->scan.nfails)
+        != 0)
+    {
+        prt_error("committing a chunk of %zu symbols: %s", t->scan.n,
+                  prt_kv_errmsg());
+    } else {
+        job->rec = rec;
+        publish_results(jobs, &job->rec, t->scan.preds, t->scan.npreds);
+        publish_progress(jobs, &job->rec);
+    }
+
+    jobs->chunks++;
+    jobs->symbols_scanned += t->scan.n;
+    jobs->search_us += t->scan.search_us;
+    jobs->scan_us += t->scan.total_us;
+
+    job->inflight--;
+    jobs->inflight--;
+    prt_scan_chunk_free(&t->scan);
+    prt_index_unref(t->scan.ix);
+    free(t);
+
+    if (job->inflight == 0 && (job->cancelled || job->next == job->rec.total)) {
+        job_finish(jobs, job);
+    }
+    schedule(jobs);
+}
+
+static int
+dispatch_chunk(prt_jobs_t *jobs, prt_job_t *job)
+{
+    chunk_task_t  *t = calloc(1, sizeof(*t));
+    size_t         n = job->rec.total - job->next;
+
+    if (t == NULL) {
+        return -1;
+    }
+    n = n < jobs->chunk ? n : jobs->chunk;
+
+    t->jobs = jobs;
+    t->job = job;
+    t->params = job->rec;
+    t->scan.job = &t->params;
+    t->scan.ix = prt_engine_index(jobs->e);
+    t->scan.bars = jobs->e->bars;
+    t->scan.max_staleness_ms = (int64_t) jobs->e->conf.max_staleness_s * 1000;
+    t->scan.symbols = (const char (*)[PRT_SYMBOL_SIZE]) job->symbols
+                      + job->next;
+    t->scan.n = n;
+    t->task.run = chunk_run;
+    t->task.done = chunk_done;
+
+    job->next += (uint32_t) n;
+    job->inflight++;
+    jobs->inflight++;
+    prt_workq_submit(jobs->e->workq, &t->task, PRT_LANE_BATCH);
+    return 0;
+}
+
+/* Hands out chunks round-robin between the jobs with symbols left. */
+static void
+schedule(prt_jobs_t *jobs)
+{
+    prt_job_t  *job;
+    int         idle = 0;
+
+    while (jobs->inflight < jobs->max_inflight && jobs->running && !idle) {
+        idle = 1;
+        for (int pass = 0; pass < 2; pass++) {
+            job = jobs->cursor ? jobs->cursor : jobs->running;
+            for ( ; job; job = job->next_job) {
+                if (!job->cancelled && job->next < job->rec.total) {
+                    break;
+                }
+            }
+            if (job) {
+                jobs->cursor = job->next_job;
+                if (dispatch_chunk(jobs, job) != 0) {
+                    return;
+                }
+                idle = 0;
+                break;
+            }
+            jobs->cursor = NULL;      /* wrap around once */
+        }
+    }
+}
+
+
+/* ---- starting and cancelling -------------------------------------------- */
+
+int
+prt_jobs_start(prt_jobs_t *jobs, const prt_req_run_t *req,
+    const char (*symbols)[PRT_SYMBOL_SIZE], prt_job_rec_t *out)
+{
+    prt_job_t  *job = calloc(1, sizeof(*job)), **tail;
+    size_t      bytes = (size_t) req->nsymbols * PRT_SYMBOL_SIZE;
+
+    if (job == NULL || (job->symbols = malloc(bytes ? bytes : 1)) == NULL) {
+        free(job);
+        return -1;
+    }
+    memcpy(job->symbols, symbols, bytes);
+
+    prt_job_id_new(job->rec.id);
+    job->rec.seq = ++jobs->jobs_started;
+    job->rec.status = PRT_JOB_RUNNING;
+    job->rec.f = req->f;
+    job->rec.min_edge = req->min_edge;
+    job->rec.sessions = req->sessions ? req->sessions : PRT_SESSION_BITS_ALL;
+    job->rec.total = req->nsymbols;
+    job->rec.started_at_ms = (int64_t) prt_wall_ms();
+    job->rec.scan_time_ms = prt_clock_now_ms(&jobs->e->clock);
+
+    if (prt_store_job_create(jobs->store, &job->rec,
+                             (const char (*)[PRT_SYMBOL_SIZE]) job->symbols,
+                             job->rec.total) != 0)
+    {
+        prt_error("creating a job: %s", prt_kv_errmsg());
+        job_free(job);
+        return -1;
+    }
+
+    for (tail = &jobs->running; *tail; tail = &(*tail)->next_job) {
+        /* new jobs go last: the round-robin reaches them in turn */
+    }
+    *tail = job;
+    *out = job->rec;
+
+    if (job->rec.total == 0) {
+        job_finish(jobs, job);
+        return 0;
+    }
+    schedule(jobs);
+    return 0;
+}
+
+int
+prt_jobs_cancel(prt_jobs_t *jobs, const uint8_t id[PRT_JOB_UUID_LEN],
+    prt_job_rec_t *out)
+{
+    prt_job_t  *job = job_find(jobs, id);
+
+    if (job == NULL || job->cancelled) {
+        return 0;
+    }
+    job->cancelled = 1;
+    job->rec.status = PRT_JOB_CANCELLED;
+    job->rec.completed_at_ms = (int64_t) prt_wall_ms();
+    snprintf(job->rec.reason, sizeof(job->rec.reason), "cancelled after %u "
+             "of %u symbols", job->rec.completed + job->rec.failed,
+             job->rec.total);
+    if (prt_store_job_put(jobs->store, &job->rec) != 0) {
+        prt_error("cancelling a job: %s", prt_kv_errmsg());
+        return -1;
+    }
+    *out = job->rec;
+    if (job->inflight == 0) {
+        job_finish(jobs, job);
+    }
+    return 1;
+}
+
+const prt_job_rec_t *
+prt_jobs_running(prt_jobs_t *jobs, const uint8_t id[PRT_JOB_UUID_LEN])
+{
+    prt_job_t  *job = job_find(jobs, id);
+
+    return job ? &job->rec : NULL;
+}
+
+
+/* ---- life cycle --------------------------------------------------------- */
+
+prt_jobs_t *
+prt_jobs_new(struct prt_engine_s *e, prt_store_t *store,
+    unsigned max_inflight, size_t chunk)
+{
+    prt_jobs_t  *jobs = calloc(1, sizeof(*jobs));
+    int          n;
+
+    if (jobs == NULL) {
+        return NULL;
+    }
+    jobs->e = e;
+    jobs->store = store;
+    jobs->max_inflight = max_inflight ? max_inflight : 1;
+    jobs->chunk = chunk ? chunk : 256;
+
+    /* SPEC 7: a job that was running when the engine stopped ends failed,
+     * with what it had committed */
+    n = prt_store_fail_running(store, "engine restarted",
+                               (int64_t) prt_wall_ms());
+    if (n > 0) {
+        prt_warn("%d job(s) were running when the engine stopped: marked "
+                 "failed (\"engine restarted\"), their results kept", n);
+    }
+    return jobs;
+}
+
+void
+prt_jobs_free(prt_jobs_t *jobs)
+{
+    prt_job_t  *job, *next;
+
+    if (jobs == NULL) {
+        return;
+    }
+    for (job = jobs->running; job; job = next) {
+        next = job->next_job;
+        job_free(job);
+    }
+    free(jobs);
+}
+
+void
+prt_jobs_stats_json(prt_jobs_t *jobs, prt_json_t *j)
+{
+    unsigned  running = 0;
+
+    for (prt_job_t *job = jobs->running; job; job = job->next_job) {
+        running++;
+    }
+    prt_json_open(j);
+    prt_json_kuint(j, "running", running);
+    prt_json_kuint(j, "chunks_in_flight", jobs->inflight);
+    prt_json_kuint(j, "started", jobs->jobs_started);
+    prt_json_kuint(j, "symbols_scanned", jobs->symbols_scanned);
+    prt_json_kuint(j, "chunk_size", jobs->chunk);
+    prt_json_knum(j, "search_seconds", (double) jobs->search_us / 1e6);
+    prt_json_knum(j, "scan_seconds", (double) jobs->scan_us / 1e6);
+    prt_json_close(j);
+}

@@ -1,0 +1,20 @@
+/*
+ * The JSON shapes of SPEC 5.1 for jobs, results and failures, shared by the
+ * REST answers and the WebSocket events (so both always agree).
+ */
+#ifndef PRT_RENDER_H
+#define PRT_RENDER_H
+
+#include "core/json.h"
+#include "jobs/store.h"
+
+void prt_render_result(prt_json_t *j, const prt_pred_rec_t *p);
+void prt_render_failure(prt_json_t *j, const prt_fail_rec_t *f);
+void prt_render_params(prt_json_t *j, const prt_job_rec_t *job);
+void prt_render_progress(prt_json_t *j, const prt_job_rec_t *job);
+
+/* "job_id", "status", "params", "progress", "started_at", "completed_at"
+ * (and "reason") as keys of the object being written */
+void prt_render_job_fields(prt_json_t *j, const prt_job_rec_t *job);
+
+#endif

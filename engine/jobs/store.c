@@ -1,0 +1,777 @@
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "core/log.h"
+#include "core/loop.h"
+#include "jobs/store.h"
+
+enum {
+    DB_JOBS, DB_JOB_SYMBOLS, DB_PREDICTIONS, DB_BY_JOB, DB_BY_SYMBOL,
+    DB_BY_SCAN, DB_PENDING, DB_FAILURES, DB_META, DB_COUNT
+};
+
+static const char *const db_names[DB_COUNT] = {
+    "jobs", "job_symbols", "predictions", "by_job", "by_symbol", "by_scan",
+    "pending", "failures", "meta"
+};
+
+struct prt_store_s {
+    prt_kv_t  *kv;
+    MDB_dbi    dbi[DB_COUNT];
+};
+
+/* ---- keys -------------------------------------------------------------- */
+
+static void
+put_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t) v;
+        v >>= 8;
+    }
+}
+
+static uint64_t
+get_be64(const uint8_t *p)
+{
+    uint64_t  v = 0;
+
+    for (int i = 0; i < 8; i++) {
+        v = (v << 8) | p[i];
+    }
+    return v;
+}
+
+/* signed times sort after offsetting into unsigned */
+static uint64_t
+time_key(int64_t t)
+{
+    return (uint64_t) t ^ 0x8000000000000000ULL;
+}
+
+static MDB_val
+val(void *p, size_t n)
+{
+    MDB_val  v = { n, p };
+
+    return v;
+}
+
+/* ---- open -------------------------------------------------------------- */
+
+int
+prt_store_open(prt_store_t **out, const char *dir, size_t map_max)
+{
+    prt_store_t    *s = calloc(1, sizeof(*s));
+    prt_kv_conf_t   conf;
+
+    if (s == NULL) {
+        return -1;
+    }
+    memset(&conf, 0, sizeof(conf));
+    conf.dir = dir;
+    conf.map_max = map_max;
+    conf.sync = PRT_KV_SYNC_FULL;     /* acknowledged predictions survive */
+    if (prt_kv_open(&s->kv, &conf, db_names, DB_COUNT) != 0) {
+        prt_error("job store %s: %s", dir, prt_kv_errmsg());
+        free(s);
+        return -1;
+    }
+    for (int i = 0; i < DB_COUNT; i++) {
+        s->dbi[i] = prt_kv_dbi(s->kv, (unsigned) i);
+    }
+    *out = s;
+    return 0;
+}
+
+void
+prt_store_close(prt_store_t *s)
+{
+    if (s) {
+        prt_kv_close(s->kv);
+        free(s);
+    }
+}
+
+prt_kv_t *
+prt_store_kv(prt_store_t *s)
+{
+    return s->kv;
+}
+
+/* ---- jobs -------------------------------------------------------------- */
+
+typedef struct {
+    prt_store_t          *s;
+    const prt_job_rec_t  *job;
+    const void           *symbols;
+    uint32_t              n;
+} job_create_t;
+
+static int
+job_create_txn(MDB_txn *txn, void *arg)
+{
+    job_create_t  *c = arg;
+    MDB_val        k = val((void *) c->job->id, PRT_JOB_UUID_LEN);
+    MDB_val        v = val((void *) c->job, sizeof(*c->job));
+    MDB_val        sv = val((void *) c->symbols,
+                            (size_t) c->n * PRT_SYMBOL_SIZE);
+    int            rc;
+
+    rc = mdb_put(txn, c->s->dbi[DB_JOBS], &k, &v, MDB_NOOVERWRITE);
+    if (rc == 0) {
+        rc = mdb_put(txn, c->s->dbi[DB_JOB_SYMBOLS], &k, &sv, 0);
+    }
+    return rc ? prt_kv_fail(rc, "creating a job") : 0;
+}
+
+int
+prt_store_job_create(prt_store_t *s, const prt_job_rec_t *job,
+    const char (*symbols)[PRT_SYMBOL_SIZE], uint32_t n)
+{
+    job_create_t  c = { s, job, symbols, n };
+
+    return prt_kv_write(s->kv, job_create_txn, &c);
+}
+
+typedef struct {
+    prt_store_t          *s;
+    const prt_job_rec_t  *job;
+} job_put_t;
+
+static int
+job_put_txn(MDB_txn *txn, void *arg)
+{
+    job_put_t  *c = arg;
+    MDB_val     k = val((void *) c->job->id, PRT_JOB_UUID_LEN);
+    MDB_val     v = val((void *) c->job, sizeof(*c->job));
+    int         rc = mdb_put(txn, c->s->dbi[DB_JOBS], &k, &v, 0);
+
+    return rc ? prt_kv_fail(rc, "updating a job") : 0;
+}
+
+int
+prt_store_job_put(prt_store_t *s, const prt_job_rec_t *job)
+{
+    job_put_t  c = { s, job };
+
+    return prt_kv_write(s->kv, job_put_txn, &c);
+}
+
+typedef struct {
+    prt_store_t    *s;
+    const uint8_t  *id;
+    prt_job_rec_t  *out;
+    int             found;
+} job_get_t;
+
+static int
+job_get_txn(MDB_txn *txn, void *arg)
+{
+    job_get_t  *c = arg;
+    MDB_val     k = val((void *) c->id, PRT_JOB_UUID_LEN), v;
+    int         rc = mdb_get(txn, c->s->dbi[DB_JOBS], &k, &v);
+
+    if (rc == MDB_NOTFOUND) {
+        c->found = 0;
+        return 0;
+    }
+    if (rc != 0 || v.mv_size != sizeof(prt_job_rec_t)) {
+        return prt_kv_fail(rc ? rc : MDB_CORRUPTED, "reading a job");
+    }
+    memcpy(c->out, v.mv_data, sizeof(*c->out));
+    c->found = 1;
+    return 0;
+}
+
+int
+prt_store_job_get(prt_store_t *s, MDB_txn *txn,
+    const uint8_t id[PRT_JOB_UUID_LEN], prt_job_rec_t *out)
+{
+    job_get_t  c = { s, id, out, 0 };
+    int        rc;
+
+    rc = txn ? job_get_txn(txn, &c) : prt_kv_read(s->kv, job_get_txn, &c);
+    return rc ? -1 : c.found;
+}
+
+typedef struct {
+    prt_store_t    *s;
+    const uint8_t  *id;
+    void           *out;
+    uint32_t        n;
+} job_symbols_t;
+
+static int
+job_symbols_txn(MDB_txn *txn, void *arg)
+{
+    job_symbols_t  *c = arg;
+    MDB_val         k = val((void *) c->id, PRT_JOB_UUID_LEN), v;
+    int             rc = mdb_get(txn, c->s->dbi[DB_JOB_SYMBOLS], &k, &v);
+
+    if (rc != 0 || v.mv_size % PRT_SYMBOL_SIZE != 0) {
+        return prt_kv_fail(rc ? rc : MDB_CORRUPTED, "reading job symbols");
+    }
+    c->out = malloc(v.mv_size ? v.mv_size : 1);
+    if (c->out == NULL) {
+        return prt_kv_set_error(PRT_KV_ERROR, "out of memory");
+    }
+    memcpy(c->out, v.mv_data, v.mv_size);
+    c->n = (uint32_t) (v.mv_size / PRT_SYMBOL_SIZE);
+    return 0;
+}
+
+int
+prt_store_job_symbols(prt_store_t *s, const uint8_t id[PRT_JOB_UUID_LEN],
+    char (**out)[PRT_SYMBOL_SIZE], uint32_t *n)
+{
+    job_symbols_t  c = { s, id, NULL, 0 };
+
+    if (prt_kv_read(s->kv, job_symbols_txn, &c) != 0) {
+        return -1;
+    }
+    *out = c.out;
+    *n = c.n;
+    return 0;
+}
+
+
+/* ---- predictions ------------------------------------------------------- */
+
+static int
+next_prediction_id(prt_store_t *s, MDB_txn *txn, uint64_t *id)
+{
+    MDB_val  k = val("next_prediction", 15), v;
+    int      rc = mdb_get(txn, s->dbi[DB_META], &k, &v);
+
+    if (rc == MDB_NOTFOUND) {
+        *id = 1;
+        return 0;
+    }
+    if (rc != 0 || v.mv_size != 8) {
+        return rc ? rc : MDB_CORRUPTED;
+    }
+    *id = get_be64(v.mv_data);
+    return 0;
+}
+
+static int
+set_next_prediction_id(prt_store_t *s, MDB_txn *txn, uint64_t id)
+{
+    uint8_t  b[8];
+    MDB_val  k = val("next_prediction", 15), v = val(b, 8);
+
+    put_be64(b, id);
+    return mdb_put(txn, s->dbi[DB_META], &k, &v, 0);
+}
+
+static int
+index_put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t len)
+{
+    MDB_val  k = val((void *) key, len), v = val("", 0);
+
+    return mdb_put(txn, dbi, &k, &v, 0);
+}
+
+static int
+index_del(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t len)
+{
+    MDB_val  k = val((void *) key, len);
+    int      rc = mdb_del(txn, dbi, &k, NULL);
+
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static size_t
+key_by_job(uint8_t *k, const prt_pred_rec_t *p)
+{
+    memcpy(k, p->job, PRT_JOB_UUID_LEN);
+    put_be64(k + PRT_JOB_UUID_LEN, p->id);
+    return PRT_JOB_UUID_LEN + 8;
+}
+
+static size_t
+key_by_symbol(uint8_t *k, const prt_pred_rec_t *p)
+{
+    memcpy(k, p->symbol, PRT_SYMBOL_SIZE);
+    put_be64(k + PRT_SYMBOL_SIZE, time_key(p->scan_time_ms));
+    put_be64(k + PRT_SYMBOL_SIZE + 8, p->id);
+    return PRT_SYMBOL_SIZE + 16;
+}
+
+static size_t
+key_by_time(uint8_t *k, int64_t t, uint64_t id)
+{
+    put_be64(k, time_key(t));
+    put_be64(k + 8, id);
+    return 16;
+}
+
+static int
+put_prediction(prt_store_t *s, MDB_txn *txn, const prt_pred_rec_t *p)
+{
+    uint8_t  id[8], k[48];
+    MDB_val  kk = val(id, 8), v = val((void *) p, sizeof(*p));
+    int      rc;
+
+    put_be64(id, p->id);
+    rc = mdb_put(txn, s->dbi[DB_PREDICTIONS], &kk, &v, 0);
+    if (rc == 0) {
+        rc = index_put(txn, s->dbi[DB_BY_JOB], k, key_by_job(k, p));
+    }
+    if (rc == 0) {
+        rc = index_put(txn, s->dbi[DB_BY_SYMBOL], k, key_by_symbol(k, p));
+    }
+    if (rc == 0) {
+        rc = index_put(txn, s->dbi[DB_BY_SCAN], k,
+                       key_by_time(k, p->scan_time_ms, p->id));
+    }
+    if (rc == 0 && p->status == PRT_PRED_PENDING) {
+        rc = index_put(txn, s->dbi[DB_PENDING], k,
+                       key_by_time(k, p->due_ms, p->id));
+    }
+    return rc;
+}
+
+static int
+put_failure(prt_store_t *s, MDB_txn *txn, const prt_fail_rec_t *f,
+    uint32_t number)
+{
+    uint8_t  k[PRT_JOB_UUID_LEN + 4];
+    MDB_val  kk = val(k, sizeof(k)), v = val((void *) f, sizeof(*f));
+
+    memcpy(k, f->job, PRT_JOB_UUID_LEN);
+    for (int i = 3; i >= 0; i--) {
+        k[PRT_JOB_UUID_LEN + i] = (uint8_t) number;
+        number >>= 8;
+    }
+    return mdb_put(txn, s->dbi[DB_FAILURES], &kk, &v, 0);
+}
+
+typedef struct {
+    prt_store_t          *s;
+    const prt_job_rec_t  *job;
+    prt_pred_rec_t       *preds;
+    size_t                npreds;
+    const prt_fail_rec_t *fails;
+    size_t                nfails;
+} chunk_t;
+
+static int
+chunk_txn(MDB_txn *txn, void *arg)
+{
+    chunk_t   *c = arg;
+    MDB_val    k = val((void *) c->job->id, PRT_JOB_UUID_LEN);
+    MDB_val    v = val((void *) c->job, sizeof(*c->job));
+    uint64_t   id;
+    uint32_t   first_fail;
+    int        rc;
+
+    rc = next_prediction_id(c->s, txn, &id);
+    for (size_t i = 0; rc == 0 && i < c->npreds; i++) {
+        c->preds[i].id = id++;
+        rc = put_prediction(c->s, txn, &c->preds[i]);
+    }
+    if (rc == 0 && c->npreds) {
+        rc = set_next_prediction_id(c->s, txn, id);
+    }
+    /* failures are numbered by the job's failure count before this chunk */
+    first_fail = c->job->failed - (uint32_t) c->nfails;
+    for (size_t i = 0; rc == 0 && i < c->nfails; i++) {
+        rc = put_failure(c->s, txn, &c->fails[i], first_fail + (uint32_t) i);
+    }
+    if (rc == 0) {
+        rc = mdb_put(txn, c->s->dbi[DB_JOBS], &k, &v, 0);
+    }
+    return rc ? prt_kv_fail(rc, "committing a scan chunk") : 0;
+}
+
+int
+prt_store_commit_chunk(prt_store_t *s, const prt_job_rec_t *job,
+    prt_pred_rec_t *preds, size_t npreds, const prt_fail_rec_t *fails,
+    size_t nfails)
+{
+    chunk_t  c = { s, job, preds, npreds, fails, nfails };
+
+    return prt_kv_write(s->kv, chunk_txn, &c);
+}
+
+static int
+get_prediction(prt_store_t *s, MDB_txn *txn, uint64_t id, prt_pred_rec_t *p)
+{
+    uint8_t  b[8];
+    MDB_val  k = val(b, 8), v;
+    int      rc;
+
+    put_be64(b, id);
+    rc = mdb_get(txn, s->dbi[DB_PREDICTIONS], &k, &v);
+    if (rc == 0 && v.mv_size != sizeof(*p)) {
+        rc = MDB_CORRUPTED;
+    }
+    if (rc == 0) {
+        memcpy(p, v.mv_data, sizeof(*p));
+    }
+    return rc;
+}
+
+/*
+ * Walks the keys of an index db from `from` (inclusive) while they start
+ * with `prefix`, forward or backward, calling fn with the prediction whose
+ * id is the key's last 8 bytes. fn returning nonzero stops the walk.
+ */
+static int
+walk_index(prt_store_t *s, MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix,
+    size_t plen, const uint8_t *from, size_t flen, int backward,
+    prt_pred_fn fn, void *ctx)
+{
+    MDB_cursor      *cur;
+    MDB_val          k = val((void *) from, flen), v;
+    prt_pred_rec_t   p;
+    int              rc, stop = 0;
+
+    rc = mdb_cursor_open(txn, dbi, &cur);
+    if (rc != 0) {
+        return prt_kv_fail(rc, "opening a cursor");
+    }
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (backward) {
+        /* the last key <= from: step back from the first key > from */
+        rc = rc == MDB_NOTFOUND ? mdb_cursor_get(cur, &k, &v, MDB_LAST)
+           : (k.mv_size >= flen && memcmp(k.mv_data, from, flen) == 0)
+             ? 0 : mdb_cursor_get(cur, &k, &v, MDB_PREV);
+    }
+
+    while (rc == 0 && !stop) {
+        if (k.mv_size < plen + 8 || memcmp(k.mv_data, prefix, plen) != 0) {
+            break;
+        }
+        rc = get_prediction(s, txn,
+                            get_be64((uint8_t *) k.mv_data + k.mv_size - 8), &p);
+        if (rc != 0) {
+            break;
+        }
+        stop = fn(&p, ctx);
+        rc = mdb_cursor_get(cur, &k, &v, backward ? MDB_PREV : MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        return prt_kv_fail(rc, "walking predictions");
+    }
+    return stop < 0 ? stop : 0;
+}
+
+int
+prt_store_job_predictions(prt_store_t *s, MDB_txn *txn,
+    const uint8_t id[PRT_JOB_UUID_LEN], prt_pred_fn fn, void *ctx)
+{
+    return walk_index(s, txn, s->dbi[DB_BY_JOB], id, PRT_JOB_UUID_LEN, id,
+                      PRT_JOB_UUID_LEN, 0, fn, ctx);
+}
+
+int
+prt_store_history(prt_store_t *s, MDB_txn *txn, const char *symbol,
+    prt_pred_fn fn, void *ctx)
+{
+    uint8_t  from[PRT_SYMBOL_SIZE + 16];
+    char     sym[PRT_SYMBOL_SIZE];
+
+    memset(from, 0xff, sizeof(from));
+    if (symbol == NULL || symbol[0] == '\0') {
+        return walk_index(s, txn, s->dbi[DB_BY_SCAN], NULL, 0, from, 16, 1,
+                          fn, ctx);
+    }
+    memset(sym, 0, sizeof(sym));
+    strncpy(sym, symbol, PRT_SYMBOL_SIZE - 1);
+    memcpy(from, sym, PRT_SYMBOL_SIZE);
+    return walk_index(s, txn, s->dbi[DB_BY_SYMBOL], (uint8_t *) sym,
+                      PRT_SYMBOL_SIZE, from, sizeof(from), 1, fn, ctx);
+}
+
+typedef struct {
+    int64_t       to;
+    prt_pred_fn   fn;
+    void         *ctx;
+} until_t;
+
+static int
+until_fn(const prt_pred_rec_t *p, void *arg)
+{
+    until_t  *u = arg;
+
+    return p->scan_time_ms >= u->to ? 1 : u->fn(p, u->ctx);
+}
+
+int
+prt_store_scanned_between(prt_store_t *s, MDB_txn *txn, int64_t from_ms,
+    int64_t to_ms, prt_pred_fn fn, void *ctx)
+{
+    uint8_t  from[16];
+    until_t  u = { to_ms, fn, ctx };
+
+    key_by_time(from, from_ms, 0);
+    return walk_index(s, txn, s->dbi[DB_BY_SCAN], NULL, 0, from, 16, 0,
+                      until_fn, &u);
+}
+
+typedef struct {
+    int64_t       due;
+    prt_pred_fn   fn;
+    void         *ctx;
+} due_t;
+
+static int
+due_fn(const prt_pred_rec_t *p, void *arg)
+{
+    due_t  *d = arg;
+
+    return p->due_ms > d->due ? 1 : d->fn(p, d->ctx);
+}
+
+int
+prt_store_pending_due(prt_store_t *s, MDB_txn *txn, int64_t due_ms,
+    prt_pred_fn fn, void *ctx)
+{
+    uint8_t  from[16];
+    due_t    d = { due_ms, fn, ctx };
+
+    key_by_time(from, INT64_MIN, 0);
+    return walk_index(s, txn, s->dbi[DB_PENDING], NULL, 0, from, 16, 0,
+                      due_fn, &d);
+}
+
+typedef struct {
+    prt_store_t     *s;
+    const uint8_t   *id;
+    prt_fail_fn      fn;
+    void            *ctx;
+} fail_walk_t;
+
+static int
+failures_txn(MDB_txn *txn, void *arg)
+{
+    fail_walk_t     *c = arg;
+    MDB_cursor      *cur;
+    MDB_val          k = val((void *) c->id, PRT_JOB_UUID_LEN), v;
+    prt_fail_rec_t   f;
+    int              rc;
+
+    rc = mdb_cursor_open(txn, c->s->dbi[DB_FAILURES], &cur);
+    if (rc != 0) {
+        return prt_kv_fail(rc, "opening a cursor");
+    }
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+         rc == 0 && k.mv_size == PRT_JOB_UUID_LEN + 4
+         && memcmp(k.mv_data, c->id, PRT_JOB_UUID_LEN) == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+    {
+        if (v.mv_size != sizeof(f)) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        memcpy(&f, v.mv_data, sizeof(f));
+        if (c->fn(&f, c->ctx) != 0) {
+            break;
+        }
+    }
+    mdb_cursor_close(cur);
+    return (rc != 0 && rc != MDB_NOTFOUND)
+           ? prt_kv_fail(rc, "walking failures") : 0;
+}
+
+int
+prt_store_job_failures(prt_store_t *s, MDB_txn *txn,
+    const uint8_t id[PRT_JOB_UUID_LEN], prt_fail_fn fn, void *ctx)
+{
+    fail_walk_t  c = { s, id, fn, ctx };
+
+    return txn ? failures_txn(txn, &c) : prt_kv_read(s->kv, failures_txn, &c);
+}
+
+
+/* ---- verification ------------------------------------------------------ */
+
+typedef struct {
+    prt_store_t           *s;
+    const prt_pred_rec_t  *preds;
+    size_t                 n;
+} verify_t;
+
+static int
+verify_txn(MDB_txn *txn, void *arg)
+{
+    verify_t  *c = arg;
+    uint8_t    k[16], id[8];
+    int        rc = 0;
+
+    for (size_t i = 0; rc == 0 && i < c->n; i++) {
+        const prt_pred_rec_t  *p = &c->preds[i];
+        MDB_val                kk = val(id, 8), v = val((void *) p, sizeof(*p));
+
+        put_be64(id, p->id);
+        rc = mdb_put(txn, c->s->dbi[DB_PREDICTIONS], &kk, &v, 0);
+        if (rc == 0) {
+            rc = index_del(txn, c->s->dbi[DB_PENDING], k,
+                           key_by_time(k, p->due_ms, p->id));
+        }
+    }
+    return rc ? prt_kv_fail(rc, "storing verifications") : 0;
+}
+
+int
+prt_store_verify(prt_store_t *s, const prt_pred_rec_t *preds, size_t n)
+{
+    verify_t  c = { s, preds, n };
+
+    return n ? prt_kv_write(s->kv, verify_txn, &c) : 0;
+}
+
+
+/* ---- restart ----------------------------------------------------------- */
+
+typedef struct {
+    prt_store_t  *s;
+    const char   *reason;
+    int64_t       now;
+    int           n;
+} fail_running_t;
+
+static int
+fail_running_txn(MDB_txn *txn, void *arg)
+{
+    fail_running_t  *c = arg;
+    MDB_cursor      *cur;
+    MDB_val          k, v;
+    prt_job_rec_t    job;
+    int              rc;
+
+    c->n = 0;
+    rc = mdb_cursor_open(txn, c->s->dbi[DB_JOBS], &cur);
+    if (rc != 0) {
+        return prt_kv_fail(rc, "opening a cursor");
+    }
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+    {
+        if (v.mv_size != sizeof(job)) {
+            continue;
+        }
+        memcpy(&job, v.mv_data, sizeof(job));
+        if (job.status != PRT_JOB_RUNNING) {
+            continue;
+        }
+        job.status = PRT_JOB_FAILED;
+        job.completed_at_ms = c->now;
+        snprintf(job.reason, sizeof(job.reason), "%s", c->reason);
+        v = val(&job, sizeof(job));
+        rc = mdb_cursor_put(cur, &k, &v, MDB_CURRENT);
+        if (rc != 0) {
+            break;
+        }
+        c->n++;
+    }
+    mdb_cursor_close(cur);
+    return (rc != 0 && rc != MDB_NOTFOUND)
+           ? prt_kv_fail(rc, "failing running jobs") : 0;
+}
+
+int
+prt_store_fail_running(prt_store_t *s, const char *reason, int64_t now_ms)
+{
+    fail_running_t  c = { s, reason, now_ms, 0 };
+
+    return prt_kv_write(s->kv, fail_running_txn, &c) == 0 ? c.n : -1;
+}
+
+
+/* ---- stats and ids ----------------------------------------------------- */
+
+int
+prt_store_stats(prt_store_t *s, prt_store_stats_t *st)
+{
+    memset(st, 0, sizeof(*st));
+    if (prt_kv_stats(s->kv, &st->kv) != 0) {
+        return -1;
+    }
+    st->jobs = st->kv.db[DB_JOBS].entries;
+    st->predictions = st->kv.db[DB_PREDICTIONS].entries;
+    st->pending = st->kv.db[DB_PENDING].entries;
+    st->failures = st->kv.db[DB_FAILURES].entries;
+    return 0;
+}
+
+void
+prt_job_id_new(uint8_t id[PRT_JOB_UUID_LEN])
+{
+    if (getrandom(id, PRT_JOB_UUID_LEN, 0) != PRT_JOB_UUID_LEN) {
+        /* unique is what matters; random only makes ids hard to guess */
+        uint64_t  t = prt_wall_ms();
+        static uint64_t  counter;
+
+        memcpy(id, &t, 8);
+        t = ++counter;
+        memcpy(id + 8, &t, 8);
+    }
+    id[6] = (uint8_t) ((id[6] & 0x0f) | 0x40);     /* version 4 */
+    id[8] = (uint8_t) ((id[8] & 0x3f) | 0x80);     /* RFC 4122 variant */
+}
+
+void
+prt_job_id_format(const uint8_t id[PRT_JOB_UUID_LEN],
+    char out[PRT_JOB_ID_SIZE])
+{
+    static const char  hex[] = "0123456789abcdef";
+    char              *p = out;
+
+    for (int i = 0; i < PRT_JOB_UUID_LEN; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) {
+            *p++ = '-';
+        }
+        *p++ = hex[id[i] >> 4];
+        *p++ = hex[id[i] & 15];
+    }
+    *p = '\0';
+}
+
+static int
+hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0'
+         : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+int
+prt_job_id_parse(const char *text, uint8_t id[PRT_JOB_UUID_LEN])
+{
+    int  n = 0, hi, lo;
+
+    for (int i = 0; i < PRT_JOB_ID_LEN; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (text[i] != '-') {
+                return -1;
+            }
+            continue;
+        }
+        hi = hexval(text[i]);
+        lo = hexval(text[++i]);
+        if (hi < 0 || lo < 0) {
+            return -1;
+        }
+        id[n++] = (uint8_t) (hi << 4 | lo);
+    }
+    return text[PRT_JOB_ID_LEN] == '\0' ? 0 : -1;
+}
+
+const char *
+prt_job_status_name(prt_job_status_t s)
+{
+    static const char *const names[] = {
+        "running", "completed", "failed", "cancelled"
+    };
+
+    return s <= PRT_JOB_CANCELLED ? names[s] : "failed";
+}
