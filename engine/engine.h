@@ -17,6 +17,7 @@
 #include "ipc/server.h"
 #include "jobs/jobs.h"
 #include "jobs/store.h"
+#include "verify/verify.h"
 
 #define PRT_ENGINE_VERSION  "0.1.0"
 
@@ -35,6 +36,8 @@ typedef struct prt_engine_s {
     prt_barstore_t  *bars;
     prt_store_t     *store;
     prt_jobs_t      *jobs;
+    prt_verifier_t  *verifier;
+    uint64_t         bars_ingested;
 } prt_engine_t;
 
 /* The current index with a reference for the caller (NULL when none);

@@ -161,7 +161,8 @@ engine_open_jobs(prt_engine_t *e)
     }
     e->jobs = prt_jobs_new(e, e->store, (unsigned) e->conf.search_threads,
                            e->conf.scan_chunk);
-    return e->jobs ? 0 : -1;
+    e->verifier = e->jobs ? prt_verifier_new(e) : NULL;
+    return e->verifier ? 0 : -1;
 }
 
 static prt_server_t *
@@ -216,6 +217,7 @@ prt_serve_command(int argc, char **argv)
     prt_info("pattern-rt-engine stopped");
 
 done:
+    prt_verifier_free(e.verifier);
     prt_workq_free(e.workq);          /* joins: no task touches what follows */
     prt_jobs_free(e.jobs);
     prt_store_close(e.store);

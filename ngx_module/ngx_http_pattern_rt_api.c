@@ -39,6 +39,10 @@ static ngx_int_t ngx_http_pattern_rt_job_cancel(ngx_http_request_t *r,
     ngx_http_pattern_rt_ctx_t *ctx);
 static ngx_int_t ngx_http_pattern_rt_history(ngx_http_request_t *r,
     ngx_http_pattern_rt_ctx_t *ctx);
+static ngx_int_t ngx_http_pattern_rt_performance(ngx_http_request_t *r,
+    ngx_http_pattern_rt_ctx_t *ctx);
+static ngx_int_t ngx_http_pattern_rt_bars(ngx_http_request_t *r,
+    ngx_http_pattern_rt_ctx_t *ctx);
 
 
 #define READ   NGX_HTTP_PATTERN_RT_SCOPE_READ
@@ -78,6 +82,8 @@ const ngx_http_pattern_rt_route_t  ngx_http_pattern_rt_routes[] = {
     { GET, PRT "/job/([^/]+)/results", ngx_http_pattern_rt_job_results, 0,
       READ },
     { GET, PRT "/history", ngx_http_pattern_rt_history, 0, READ },
+    { GET, PRT "/performance", ngx_http_pattern_rt_performance, 0, READ },
+    { POST, PRT "/bars", ngx_http_pattern_rt_bars, 1, FEED },
 };
 
 #undef READ
@@ -569,4 +575,60 @@ ngx_http_pattern_rt_history(ngx_http_request_t *r,
 
     return ngx_http_pattern_rt_call(r, ctx, PRT_MSG_HISTORY, &req,
                                     sizeof(prt_req_history_t));
+}
+
+
+static ngx_int_t
+ngx_http_pattern_rt_performance(ngx_http_request_t *r,
+    ngx_http_pattern_rt_ctx_t *ctx)
+{
+    prt_parse_error_t      err;
+    prt_req_performance_t  req;
+
+    if (prt_req_parse_performance((char *) r->args.data, r->args.len, &req,
+                                  &err)
+        != 0)
+    {
+        return ngx_http_pattern_rt_parse_error(r, &err);
+    }
+
+    return ngx_http_pattern_rt_call(r, ctx, PRT_MSG_PERFORMANCE, &req,
+                                    sizeof(prt_req_performance_t));
+}
+
+
+/* ---- live bars ------------------------------------------------------- */
+
+
+static ngx_int_t
+ngx_http_pattern_rt_bars(ngx_http_request_t *r, ngx_http_pattern_rt_ctx_t *ctx)
+{
+    u_char                          *body;
+    size_t                           len, msg_len;
+    ngx_int_t                        sent;
+    prt_req_bars_t                  *req;
+    prt_allocator_t                  a;
+    prt_parse_error_t                err;
+    ngx_http_pattern_rt_loc_conf_t  *plcf;
+
+    plcf = ngx_http_get_module_loc_conf(r, ngx_http_pattern_rt_module);
+
+    sent = NGX_HTTP_INTERNAL_SERVER_ERROR;
+    body = ngx_http_pattern_rt_get_body(r, &len, &sent);
+    if (body == NULL) {
+        return sent;
+    }
+
+    a.alloc = ngx_http_pattern_rt_palloc;
+    a.ctx = r->pool;
+
+    if (prt_req_parse_bars(ngx_http_pattern_rt_parser(r), &a, (char *) body,
+                           len, (uint32_t) plcf->max_bar_events, &req,
+                           &msg_len, &err)
+        != 0)
+    {
+        return ngx_http_pattern_rt_parse_error(r, &err);
+    }
+
+    return ngx_http_pattern_rt_call(r, ctx, PRT_MSG_BARS, req, msg_len);
 }

@@ -86,6 +86,13 @@ static ngx_command_t  ngx_http_pattern_rt_commands[] = {
       offsetof(ngx_http_pattern_rt_loc_conf_t, max_symbols),
       NULL },
 
+    { ngx_string("pattern_rt_max_bar_events"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_pattern_rt_loc_conf_t, max_bar_events),
+      NULL },
+
     { ngx_string("pattern_rt_cors_origin"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_http_pattern_rt_cors_origin,
@@ -443,6 +450,7 @@ ngx_http_pattern_rt_create_loc_conf(ngx_conf_t *cf)
     plcf->timeout = NGX_CONF_UNSET_MSEC;
     plcf->max_body = NGX_CONF_UNSET_SIZE;
     plcf->max_symbols = NGX_CONF_UNSET_UINT;
+    plcf->max_bar_events = NGX_CONF_UNSET_UINT;
     plcf->cors_origins = NGX_CONF_UNSET_PTR;
     plcf->auth = NGX_CONF_UNSET;
     plcf->auth_read = NGX_CONF_UNSET;
@@ -461,6 +469,8 @@ ngx_http_pattern_rt_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 10000);
     ngx_conf_merge_size_value(conf->max_body, prev->max_body, 1024 * 1024);
     ngx_conf_merge_uint_value(conf->max_symbols, prev->max_symbols, 10000);
+    ngx_conf_merge_uint_value(conf->max_bar_events, prev->max_bar_events,
+                              10000);
     ngx_conf_merge_ptr_value(conf->cors_origins, prev->cors_origins, NULL);
     ngx_conf_merge_value(conf->auth, prev->auth, 0);
     ngx_conf_merge_value(conf->auth_read, prev->auth_read, 0);

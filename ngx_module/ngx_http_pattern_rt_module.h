@@ -45,6 +45,7 @@ typedef struct {
     ngx_msec_t                      timeout;         /* pattern_rt_timeout */
     size_t                          max_body;        /* pattern_rt_max_body */
     ngx_uint_t                      max_symbols;     /* pattern_rt_max_symbols */
+    ngx_uint_t                      max_bar_events;  /* pattern_rt_max_bar_events */
     ngx_array_t                    *cors_origins;    /* pattern_rt_cors_origin */
     ngx_flag_t                      auth;            /* pattern_rt_auth */
     ngx_flag_t                      auth_read;       /* pattern_rt_auth_read */
@@ -155,7 +156,7 @@ ngx_table_elt_t *ngx_http_pattern_rt_find_header(ngx_http_request_t *r,
 
 /* auth (ngx_http_pattern_rt_auth.c): NGX_OK when the request may use a
  * route of this scope, else the error answer was sent and its rc is
- * returned */
+ * returned (NGX_AGAIN in place of NGX_OK, which finalize treats alike) */
 ngx_int_t ngx_http_pattern_rt_auth_check(ngx_http_request_t *r,
     ngx_uint_t scope);
 /* 1 when this location wants a token for scope: pattern_rt_auth on, and

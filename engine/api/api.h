@@ -47,6 +47,11 @@ void prt_api_job_cancel(prt_engine_t *e, const prt_reply_t *to,
 void prt_api_history(prt_engine_t *e, const prt_reply_t *to,
     const uint8_t *payload, uint32_t len);
 
+void prt_api_bars(prt_engine_t *e, const prt_reply_t *to,
+    const uint8_t *payload, uint32_t len);
+void prt_api_performance(prt_engine_t *e, const prt_reply_t *to,
+    const uint8_t *payload, uint32_t len);
+
 /* the index's description, shared by /health and /api/index/stats */
 void prt_api_index_json(const prt_index_t *ix, prt_json_t *j);
 

@@ -28,6 +28,9 @@ static const prt_route_t routes[] = {
       "cancel" },
     { PRT_MSG_HISTORY, sizeof(prt_req_history_t), 0, prt_api_history,
       "history" },
+    { PRT_MSG_BARS, sizeof(prt_req_bars_t), 1, prt_api_bars, "bars" },
+    { PRT_MSG_PERFORMANCE, sizeof(prt_req_performance_t), 0,
+      prt_api_performance, "performance" },
 };
 
 void

@@ -61,6 +61,19 @@ bars_json(prt_engine_t *e, prt_json_t *j)
     prt_json_close(j);
 }
 
+/* how far the feed is behind the clock: the newest bar's end vs now */
+static void
+feed_json(prt_engine_t *e, prt_json_t *j)
+{
+    prt_json_key(j, "feed");
+    prt_json_open(j);
+    prt_json_kuint(j, "bars_ingested", e->bars_ingested);
+    if (e->clock.mode == PRT_CLOCK_FEED && e->clock.feed_ms) {
+        prt_json_ktime(j, "market_time", e->clock.feed_ms);
+    }
+    prt_json_close(j);
+}
+
 static void
 store_json(prt_engine_t *e, prt_json_t *j)
 {
@@ -105,6 +118,9 @@ prt_api_health(prt_engine_t *e, const prt_reply_t *to,
     store_json(e, &j);
     prt_json_key(&j, "jobs");
     prt_jobs_stats_json(e->jobs, &j);
+    prt_json_key(&j, "verification");
+    prt_verifier_stats_json(e->verifier, &j);
+    feed_json(e, &j);
     prt_json_key(&j, "ipc");
     prt_server_stats_json(e->server, &j);
     prt_json_close(&j);

@@ -35,6 +35,11 @@ static const opt_t options[] = {
     OPT(store_map_max, OPT_SIZE, "largest size of the job/prediction store (default 16g)"),
     OPT(max_staleness_s, OPT_SIZE, "a scan's latest bar may have ended this long ago (default 300)"),
     OPT(scan_chunk, OPT_SIZE, "symbols per batched search of a job (default 256)"),
+    OPT(max_bar_age_s, OPT_SIZE, "live bars older than this before the clock are rejected (default 604800)"),
+    OPT(max_bar_ahead_s, OPT_SIZE, "live bars this far after the clock are rejected (default 120)"),
+    OPT(verify_interval_ms, OPT_SIZE, "verification timer period (default 2000)"),
+    OPT(verify_grace_s, OPT_SIZE, "verify without the t+h bar this long after t+h (default 60)"),
+    OPT(verify_batch, OPT_SIZE, "most predictions one verification pass handles (default 100000)"),
 };
 
 #define N_OPTIONS  (sizeof(options) / sizeof(options[0]))
@@ -59,6 +64,11 @@ prt_config_defaults(prt_config_t *c)
     c->store_map_max = (uint64_t) 16 << 30;
     c->max_staleness_s = 300;
     c->scan_chunk = 256;
+    c->max_bar_age_s = 7 * 86400;
+    c->max_bar_ahead_s = 120;
+    c->verify_interval_ms = 2000;
+    c->verify_grace_s = 60;
+    c->verify_batch = 100000;
 }
 
 void

@@ -28,6 +28,11 @@ typedef struct {
     uint64_t   store_map_max;
     uint64_t   max_staleness_s;
     uint64_t   scan_chunk;
+    uint64_t   max_bar_age_s;
+    uint64_t   max_bar_ahead_s;
+    uint64_t   verify_interval_ms;
+    uint64_t   verify_grace_s;
+    uint64_t   verify_batch;
 } prt_config_t;
 
 void prt_config_defaults(prt_config_t *c);

@@ -1,0 +1,410 @@
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock/nytime.h"
+#include "core/log.h"
+#include "engine.h"
+#include "index/pattern.h"
+#include "jobs/jobs.h"
+#include "jobs/render.h"
+#include "jobs/results.h"
+#include "verify/verify.h"
+
+struct prt_verifier_s {
+    prt_engine_t   *e;
+    prt_timer_t     timer;
+    int             running;          /* a pass is on a worker thread */
+    int             again;            /* run another when it returns */
+    uint64_t        passes;
+    uint64_t        verified;
+    uint64_t        unverifiable;
+    uint64_t        last_checked;
+    uint64_t        last_pass_us;
+    uint64_t        max_pass_us;
+    int64_t         last_clock_ms;
+};
+
+typedef struct {
+    prt_task_t        task;
+    prt_verifier_t   *v;
+    prt_store_t      *store;
+    prt_barstore_t   *bars;
+    int64_t           now_ms;
+    int64_t           grace_ms;
+    size_t            limit;
+    prt_pred_list_t   due;            /* read from the pending ordering */
+    prt_pred_list_t   out;            /* verified or unverifiable */
+    int               full;           /* the pass stopped at its limit */
+    int               rc;
+    uint64_t          us;
+} pass_t;
+
+static void verifier_start(prt_verifier_t *v);
+
+static uint64_t
+now_us(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+
+/* ---- the pass (worker thread) ------------------------------------------- */
+
+static int
+collect_due(const prt_pred_rec_t *p, void *arg)
+{
+    pass_t  *t = arg;
+
+    if (t->due.n >= t->limit) {
+        t->full = 1;
+        return 1;
+    }
+    return prt_pred_list_push(&t->due, p) == 0 ? 0 : -1;
+}
+
+static int
+due_txn(MDB_txn *txn, void *arg)
+{
+    pass_t  *t = arg;
+
+    return prt_store_pending_due(t->store, txn, t->now_ms, collect_due, t);
+}
+
+static int
+by_symbol_day(const void *a, const void *b)
+{
+    const prt_pred_rec_t  *x = a, *y = b;
+    int                    c = strcmp(x->symbol, y->symbol);
+
+    if (c) {
+        return c;
+    }
+    return (x->bar_time > y->bar_time) - (x->bar_time < y->bar_time);
+}
+
+/* The bars of one (symbol, day) and the symbol's newest bar start. */
+typedef struct {
+    char        symbol[PRT_SYMBOL_SIZE];
+    prt_day_t   day;
+    int         n;
+    int64_t     newest_ms;
+    prt_bar_t   bars[PRT_BS_DAY_BARS];
+} day_cache_t;
+
+static int
+load_day(prt_barstore_t *bs, MDB_txn *txn, const prt_pred_rec_t *p,
+    day_cache_t *c)
+{
+    prt_bs_latest_t  latest;
+    int              rc;
+
+    memcpy(c->symbol, p->symbol, PRT_SYMBOL_SIZE);
+    c->day = (prt_day_t) prt_ny_day_of_utc(p->bar_time);
+    c->n = prt_barstore_get_day(bs, txn, p->symbol, c->day, c->bars,
+                                PRT_BS_DAY_BARS);
+    rc = prt_barstore_latest(bs, txn, p->symbol, &latest);
+    if (c->n < 0 || rc < 0) {
+        return -1;
+    }
+    c->newest_ms = rc == 0 ? INT64_MIN
+                 : (prt_ny_day_start_utc(latest.day)
+                    + (int64_t) latest.minute * 60) * 1000;
+    return 0;
+}
+
+/* Verifies p from the cached day, or returns 0 when it is not due yet. */
+static int
+verify_one(pass_t *t, const day_cache_t *c, prt_pred_rec_t *p)
+{
+    int64_t  day_start = prt_ny_day_start_utc(c->day);
+    int      u = (int) ((p->bar_time - day_start) / 60) + p->horizon;
+    double   price;
+
+    if (c->newest_ms < p->due_ms && t->now_ms < p->due_ms + t->grace_ms) {
+        return 0;                       /* wait for the bar, or for grace */
+    }
+
+    price = c->n > 0 ? prt_close_at(c->bars, (size_t) c->n, u) : NAN;
+    if (!(price > 0) || !isfinite(price) || !(p->price_at_scan > 0)) {
+        p->status = PRT_PRED_UNVERIFIABLE;
+        snprintf(p->verify_note, sizeof(p->verify_note),
+                 "no bar of %s at or before the horizon", p->symbol);
+        return 1;
+    }
+    p->status = PRT_PRED_VERIFIED;
+    p->price_at_horizon = price;
+    p->actual_return = 100.0 * (price / p->price_at_scan - 1.0);
+    if (p->direction == PRT_DIRECTION_UP) {
+        p->was_correct = p->actual_return > 0;
+        p->pnl = p->actual_return;
+    } else {
+        p->was_correct = p->actual_return < 0;
+        p->pnl = -p->actual_return;
+    }
+    return 1;
+}
+
+static int
+verify_txn(MDB_txn *txn, void *arg)
+{
+    pass_t       *t = arg;
+    day_cache_t  *c = malloc(sizeof(*c));
+    int           rc = 0;
+
+    if (c == NULL) {
+        return -1;
+    }
+    c->symbol[0] = '\0';
+    for (size_t i = 0; i < t->due.n && rc == 0; i++) {
+        prt_pred_rec_t  *p = &t->due.v[i];
+
+        if (strcmp(c->symbol, p->symbol) != 0
+            || c->day != prt_ny_day_of_utc(p->bar_time))
+        {
+            rc = load_day(t->bars, txn, p, c);
+        }
+        if (rc == 0 && verify_one(t, c, p)) {
+            rc = prt_pred_list_push(&t->out, p);
+        }
+    }
+    free(c);
+    return rc;
+}
+
+static void
+pass_run(prt_task_t *task)
+{
+    pass_t    *t = (pass_t *) task;
+    uint64_t   t0 = now_us();
+
+    t->rc = prt_kv_read(prt_store_kv(t->store), due_txn, t);
+    if (t->rc == 0 && t->due.n) {
+        /* one read of each (symbol, day), not one per prediction */
+        qsort(t->due.v, t->due.n, sizeof(*t->due.v), by_symbol_day);
+        t->rc = prt_barstore_read(t->bars, verify_txn, t);
+    }
+    t->us = now_us() - t0;
+}
+
+
+/* ---- events and commit (loop thread) -------------------------------------- */
+
+static void
+verification_event(prt_engine_t *e, const prt_pred_rec_t *p, uint8_t stream)
+{
+    prt_json_t  j;
+    uint64_t    seq = prt_jobs_next_seq(e->jobs);
+    char        id[PRT_JOB_ID_SIZE];
+
+    if (prt_json_init(&j) != 0) {
+        return;
+    }
+    prt_job_id_format(p->job, id);
+    prt_json_open(&j);
+    prt_json_kstr(&j, "type", "verification");
+    prt_json_kstr(&j, "job_id", id);
+    prt_json_kuint(&j, "seq", seq);
+    prt_json_ktime(&j, "timestamp", (int64_t) prt_wall_ms());
+    prt_json_kuint(&j, "prediction_id", p->id);
+    prt_json_kstr(&j, "symbol", p->symbol);
+    prt_json_knum(&j, "actual_return", p->actual_return);
+    if (p->status == PRT_PRED_VERIFIED) {
+        prt_json_kbool(&j, "was_correct", p->was_correct == 1);
+    } else {
+        prt_json_knull(&j, "was_correct");
+    }
+    prt_json_knum(&j, "pnl", p->pnl);
+    prt_json_ktime(&j, "verified_at", p->verified_at_ms);
+    prt_json_key(&j, "data");
+    prt_render_result(&j, p);
+    prt_json_close(&j);
+    prt_jobs_publish(e->jobs, stream, PRT_EVENT_VERIFICATION, 0,
+                     stream == PRT_STREAM_JOB ? p->job : NULL, seq, &j);
+    prt_json_free(&j);
+}
+
+/* The last price_update of a prediction: its horizon is reached. */
+static void
+final_price_event(prt_engine_t *e, const prt_pred_rec_t *p)
+{
+    prt_json_t  j;
+    uint64_t    seq = prt_jobs_next_seq(e->jobs);
+    char        id[PRT_JOB_ID_SIZE];
+
+    if (p->status != PRT_PRED_VERIFIED || prt_json_init(&j) != 0) {
+        return;
+    }
+    prt_job_id_format(p->job, id);
+    prt_json_open(&j);
+    prt_json_kstr(&j, "type", "price_update");
+    prt_json_kstr(&j, "job_id", id);
+    prt_json_kuint(&j, "seq", seq);
+    prt_json_ktime(&j, "timestamp", (int64_t) prt_wall_ms());
+    prt_json_key(&j, "price_update");
+    prt_json_open(&j);
+    prt_json_kuint(&j, "prediction_id", p->id);
+    prt_json_kstr(&j, "symbol", p->symbol);
+    prt_json_knum(&j, "current_price", p->price_at_horizon);
+    prt_json_knum(&j, "unrealized_return", p->actual_return);
+    prt_json_knum(&j, "unrealized_pnl", p->pnl);
+    prt_json_kbool(&j, "is_currently_correct", p->was_correct == 1);
+    prt_json_kint(&j, "minutes_remaining", 0);
+    prt_json_ktime(&j, "timestamp", p->verified_at_ms);
+    prt_json_close(&j);
+    prt_json_close(&j);
+    prt_jobs_publish(e->jobs, PRT_STREAM_JOB, PRT_EVENT_PRICE_UPDATE, 0,
+                     p->job, seq, &j);
+    prt_json_free(&j);
+}
+
+static void
+pass_done(prt_task_t *task)
+{
+    pass_t          *t = (pass_t *) task;
+    prt_verifier_t  *v = t->v;
+    prt_engine_t    *e = v->e;
+
+    v->running = 0;
+    v->passes++;
+    v->last_checked = t->due.n;
+    v->last_pass_us = t->us;
+    v->max_pass_us = t->us > v->max_pass_us ? t->us : v->max_pass_us;
+    v->last_clock_ms = t->now_ms;
+
+    /* recorded now: bars that arrived during the pass made them due */
+    for (size_t i = 0; i < t->out.n; i++) {
+        t->out.v[i].verified_at_ms = prt_clock_now_ms(&e->clock);
+    }
+
+    if (t->rc != 0) {
+        prt_error("verification pass: %s", prt_kv_errmsg());
+    } else if (t->out.n && prt_store_verify(e->store, t->out.v, t->out.n) != 0) {
+        prt_error("storing %zu verifications: %s", t->out.n, prt_kv_errmsg());
+    } else {
+        /* stored first, then told (SPEC 6) */
+        for (size_t i = 0; i < t->out.n; i++) {
+            const prt_pred_rec_t  *p = &t->out.v[i];
+
+            if (p->status == PRT_PRED_VERIFIED) {
+                v->verified++;
+            } else {
+                v->unverifiable++;
+            }
+            verification_event(e, p, PRT_STREAM_JOB);
+            verification_event(e, p, PRT_STREAM_VERIFICATIONS);
+            final_price_event(e, p);
+        }
+        if (t->out.n) {
+            prt_debug("verified %zu predictions (%zu checked) in %llu us",
+                      t->out.n, t->due.n, (unsigned long long) t->us);
+        }
+    }
+
+    if (t->full || v->again) {
+        v->again = 0;
+        verifier_start(v);
+    }
+    prt_pred_list_free(&t->due);
+    prt_pred_list_free(&t->out);
+    free(t);
+}
+
+
+/* ---- scheduling --------------------------------------------------------- */
+
+static void
+verifier_start(prt_verifier_t *v)
+{
+    prt_engine_t  *e = v->e;
+    pass_t        *t;
+
+    if (v->running) {
+        v->again = 1;
+        return;
+    }
+    t = calloc(1, sizeof(*t));
+    if (t == NULL) {
+        return;
+    }
+    t->v = v;
+    t->store = e->store;
+    t->bars = e->bars;
+    t->now_ms = prt_clock_now_ms(&e->clock);
+    t->grace_ms = (int64_t) e->conf.verify_grace_s * 1000;
+    t->limit = e->conf.verify_batch;
+    t->task.run = pass_run;
+    t->task.done = pass_done;
+    v->running = 1;
+    prt_workq_submit(e->workq, &t->task, PRT_LANE_INTERACTIVE);
+}
+
+static void
+verifier_timer(prt_loop_t *loop, prt_timer_t *timer)
+{
+    prt_verifier_t  *v = timer->data;
+
+    verifier_start(v);
+    prt_timer_start(loop, &v->timer, v->e->conf.verify_interval_ms);
+}
+
+prt_verifier_t *
+prt_verifier_new(struct prt_engine_s *e)
+{
+    prt_verifier_t  *v = calloc(1, sizeof(*v));
+
+    if (v == NULL) {
+        return NULL;
+    }
+    v->e = e;
+    v->timer.handler = verifier_timer;
+    v->timer.data = v;
+    prt_timer_start(e->loop, &v->timer, e->conf.verify_interval_ms);
+    return v;
+}
+
+void
+prt_verifier_free(prt_verifier_t *v)
+{
+    if (v) {
+        prt_timer_stop(v->e->loop, &v->timer);
+        free(v);
+    }
+}
+
+void
+prt_verifier_ingested(prt_verifier_t *v)
+{
+    if (v->e->clock.mode == PRT_CLOCK_FEED) {
+        verifier_start(v);
+    }
+}
+
+void
+prt_verifier_kick(prt_verifier_t *v)
+{
+    verifier_start(v);
+}
+
+void
+prt_verifier_stats_json(prt_verifier_t *v, prt_json_t *j)
+{
+    prt_json_open(j);
+    prt_json_kuint(j, "passes", v->passes);
+    prt_json_kuint(j, "verified", v->verified);
+    prt_json_kuint(j, "unverifiable", v->unverifiable);
+    prt_json_kuint(j, "last_pass_checked", v->last_checked);
+    prt_json_knum(j, "last_pass_ms", (double) v->last_pass_us / 1000.0);
+    prt_json_knum(j, "max_pass_ms", (double) v->max_pass_us / 1000.0);
+    if (v->last_clock_ms) {
+        prt_json_ktime(j, "last_pass_clock", v->last_clock_ms);
+    }
+    prt_json_kuint(j, "interval_ms", v->e->conf.verify_interval_ms);
+    prt_json_kuint(j, "grace_s", v->e->conf.verify_grace_s);
+    prt_json_close(j);
+}

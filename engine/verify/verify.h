@@ -1,0 +1,37 @@
+/*
+ * The verification timer (SPEC 6). A prediction (bar t, horizon h) is due
+ * once a bar starting at or after t+h has arrived for its ticker, or the
+ * clock has passed t+h+grace; it is verified at C(t+h), the close of the
+ * latest bar starting at or before t+h in the same trading day (the rule
+ * the trajectories use; past 20:00 that is the day's last bar). Without
+ * any such price it is closed as unverifiable (E_PRICE), never left
+ * pending for ever.
+ *
+ * A pass reads only the pending ordering up to the clock, on a worker
+ * thread, bounded in predictions per pass; the loop thread commits the
+ * outcome in one transaction, then broadcasts `verification` events and
+ * the final `price_update` of each. Passes run every verify_interval_ms and
+ * right after ingest (at once with the feed clock).
+ */
+#ifndef PRT_VERIFY_H
+#define PRT_VERIFY_H
+
+#include <stdint.h>
+
+#include "core/json.h"
+
+typedef struct prt_verifier_s  prt_verifier_t;
+struct prt_engine_s;
+
+prt_verifier_t *prt_verifier_new(struct prt_engine_s *e);
+void prt_verifier_free(prt_verifier_t *v);
+
+/* Bars arrived: with the feed clock a pass runs now, else on the timer. */
+void prt_verifier_ingested(prt_verifier_t *v);
+
+/* A pass now (tests, the replay's end). */
+void prt_verifier_kick(prt_verifier_t *v);
+
+void prt_verifier_stats_json(prt_verifier_t *v, prt_json_t *j);
+
+#endif
