@@ -18,6 +18,8 @@
 #include "jobs/jobs.h"
 #include "jobs/store.h"
 #include "verify/verify.h"
+#include "events/events.h"
+#include "verify/tracker.h"
 
 #define PRT_ENGINE_VERSION  "0.1.0"
 
@@ -37,6 +39,8 @@ typedef struct prt_engine_s {
     prt_store_t     *store;
     prt_jobs_t      *jobs;
     prt_verifier_t  *verifier;
+    prt_events_t    *events;
+    prt_tracker_t   *tracker;
     uint64_t         bars_ingested;
 } prt_engine_t;
 

@@ -148,8 +148,9 @@ engine_open_bars(prt_engine_t *e)
 static int
 engine_open_jobs(prt_engine_t *e)
 {
-    char  *dir;
-    int    rc;
+    prt_events_conf_t   ec;
+    char               *dir;
+    int                 rc;
 
     if (asprintf(&dir, "%s/store", e->conf.data_dir) == -1) {
         return -1;
@@ -159,10 +160,17 @@ engine_open_jobs(prt_engine_t *e)
     if (rc != 0) {
         return -1;
     }
+    ec.max_bytes = e->conf.event_history;
+    ec.max_per_stream = e->conf.event_history_per_stream;
+    e->events = prt_events_new(e, &ec);
+    if (e->events == NULL) {
+        return -1;
+    }
     e->jobs = prt_jobs_new(e, e->store, (unsigned) e->conf.search_threads,
                            e->conf.scan_chunk);
     e->verifier = e->jobs ? prt_verifier_new(e) : NULL;
-    return e->verifier ? 0 : -1;
+    e->tracker = prt_tracker_new(e);
+    return e->verifier && e->tracker ? 0 : -1;
 }
 
 static prt_server_t *
@@ -220,6 +228,8 @@ done:
     prt_verifier_free(e.verifier);
     prt_workq_free(e.workq);          /* joins: no task touches what follows */
     prt_jobs_free(e.jobs);
+    prt_events_free(e.events);
+    prt_tracker_free(e.tracker);
     prt_store_close(e.store);
     prt_server_free(e.server);
     prt_index_unref(e.index);

@@ -148,6 +148,13 @@ ngx_http_pattern_rt_body(ngx_http_request_t *r, u_char **data, size_t *len)
         return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
     }
 
+    if (size == 0) {
+        /* Content-Length: 0 comes as one empty buffer with no memory */
+        *data = (u_char *) "";
+        *len = 0;
+        return NGX_OK;
+    }
+
     b = r->request_body->bufs->buf;
     if (r->request_body->bufs->next == NULL && !b->in_file) {
         *data = b->pos;

@@ -419,6 +419,12 @@ ngx_http_pattern_rt_attach(ngx_http_pattern_rt_engine_t *eng,
                   "pattern_rt: connected to engine pid %D epoch %016uxL "
                   "slot %uD", h->engine_pid, eng->epoch, eng->slot_index);
 
+    eng->event_len = 0;
+    if (eng->connects > 1) {
+        ngx_http_pattern_rt_ws_lost_events(eng, "the engine restarted: "
+                                           "refetch over REST");
+    }
+
     return NGX_OK;
 }
 
@@ -441,6 +447,13 @@ ngx_http_pattern_rt_fail_pending(ngx_http_pattern_rt_engine_t *eng)
 
         r = ctx->request;
         ngx_http_pattern_rt_release_id(eng, ctx);
+
+        if (ctx->keep) {
+            ctx->status = 503;
+            ctx->body_len = 0;
+            (void) ctx->done(r, ctx);
+            continue;
+        }
 
         ngx_http_pattern_rt_finish(r,
             ngx_http_pattern_rt_send_error(r, PRT_E_ENGINE_DOWN,
@@ -575,9 +588,13 @@ ngx_http_pattern_rt_engine_send(ngx_http_request_t *r,
         return PRT_E_BUSY;
     }
 
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        return PRT_E_INTERNAL;
+    /* a WebSocket call outlives nothing: its connection forgets it */
+    cln = NULL;
+    if (!ctx->keep) {
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            return PRT_E_INTERNAL;
+        }
     }
 
     index = eng->free_ids[eng->nfree - 1];
@@ -598,8 +615,10 @@ ngx_http_pattern_rt_engine_send(ngx_http_request_t *r,
     ctx->id = id;
     ctx->waiting = 1;
 
-    cln->handler = ngx_http_pattern_rt_cleanup;
-    cln->data = ctx;
+    if (cln) {
+        cln->handler = ngx_http_pattern_rt_cleanup;
+        cln->data = ctx;
+    }
 
     ctx->timeout.handler = ngx_http_pattern_rt_timeout_handler;
     ctx->timeout.data = ctx;
@@ -629,6 +648,19 @@ ngx_http_pattern_rt_release_id(ngx_http_pattern_rt_engine_t *eng,
 
     if (ctx->timeout.timer_set) {
         ngx_del_timer(&ctx->timeout);
+    }
+}
+
+
+void
+ngx_http_pattern_rt_engine_forget(ngx_http_pattern_rt_engine_t *eng,
+    ngx_http_pattern_rt_ctx_t *ctx)
+{
+    ngx_http_pattern_rt_release_id(eng, ctx);
+
+    if (ctx->keep && ctx->body) {
+        ngx_free(ctx->body);
+        ctx->body = NULL;
     }
 }
 
@@ -670,6 +702,13 @@ ngx_http_pattern_rt_timeout_handler(ngx_event_t *ev)
 
     ngx_http_pattern_rt_release_id(pmcf->engine, ctx);
 
+    if (ctx->keep) {
+        ctx->status = 504;
+        ctx->body_len = 0;
+        (void) ctx->done(r, ctx);
+        return;
+    }
+
     ngx_http_pattern_rt_finish(r,
         ngx_http_pattern_rt_send_error(r, PRT_E_TIMEOUT,
                                        "engine did not answer in time",
@@ -707,7 +746,11 @@ ngx_http_pattern_rt_take_fragment(ngx_http_pattern_rt_engine_t *eng,
 
         ctx->status = hdr.status;
         ctx->body_len = hdr.body_len;
-        ctx->body = ngx_pnalloc(ctx->request->pool, hdr.body_len + 1);
+        /* a WebSocket call's answer is used and dropped at once: from the
+         * heap, not the long-lived connection's pool */
+        ctx->body = ctx->keep ? ngx_alloc(hdr.body_len + 1, eng->log)
+                              : ngx_pnalloc(ctx->request->pool,
+                                            hdr.body_len + 1);
         if (ctx->body == NULL) {
             return NGX_ERROR;
         }
@@ -750,6 +793,15 @@ ngx_http_pattern_rt_deliver(ngx_http_pattern_rt_engine_t *eng,
     }
 
     ngx_http_pattern_rt_release_id(eng, ctx);
+
+    if (ctx->keep) {
+        if (rc != NGX_OK) {
+            ctx->status = 500;
+            ctx->body_len = 0;
+        }
+        (void) ctx->done(r, ctx);
+        return;
+    }
 
     if (rc != NGX_OK) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -803,6 +855,47 @@ ngx_http_pattern_rt_read_responses(ngx_http_pattern_rt_engine_t *eng)
 }
 
 
+/* Joins an event's fragments; returns 1 when rec completes one. */
+static ngx_int_t
+ngx_http_pattern_rt_event_join(ngx_http_pattern_rt_engine_t *eng,
+    prt_rec_t *rec)
+{
+    u_char  *p;
+    size_t   cap;
+
+    if (eng->event_len && rec->id != eng->event_serial) {
+        eng->event_len = 0;               /* a fragment went missing */
+    }
+
+    if (eng->event_len + rec->len > eng->event_asm_cap) {
+        cap = ngx_max(eng->event_len + rec->len, 2 * eng->event_asm_cap);
+        if (cap > eng->bcast.size / 2) {
+            eng->event_len = 0;
+            return 0;
+        }
+
+        p = ngx_alloc(cap, eng->log);
+        if (p == NULL) {
+            eng->event_len = 0;
+            return 0;
+        }
+
+        ngx_memcpy(p, eng->event_asm, eng->event_len);
+        if (eng->event_asm) {
+            ngx_free(eng->event_asm);
+        }
+        eng->event_asm = p;
+        eng->event_asm_cap = cap;
+    }
+
+    ngx_memcpy(eng->event_asm + eng->event_len, eng->event_buf, rec->len);
+    eng->event_len += rec->len;
+    eng->event_serial = rec->id;
+
+    return !(rec->flags & PRT_REC_MORE);
+}
+
+
 static void
 ngx_http_pattern_rt_read_events(ngx_http_pattern_rt_engine_t *eng)
 {
@@ -814,8 +907,22 @@ ngx_http_pattern_rt_read_events(ngx_http_pattern_rt_engine_t *eng)
                             (uint32_t) eng->event_cap);
 
         if (rc == PRT_RING_OK) {
-            continue;             /* events are consumed by the WebSocket
-                                     side once it exists */
+            if (rec.type != PRT_MSG_EVENT) {
+                continue;
+            }
+
+            if (!(rec.flags & PRT_REC_MORE) && eng->event_len == 0) {
+                ngx_http_pattern_rt_ws_event(eng, eng->event_buf, rec.len);
+                continue;
+            }
+
+            if (ngx_http_pattern_rt_event_join(eng, &rec)) {
+                ngx_http_pattern_rt_ws_event(eng, eng->event_asm,
+                                             eng->event_len);
+                eng->event_len = 0;
+            }
+
+            continue;
         }
 
         if (rc == PRT_RING_EMPTY) {
@@ -824,9 +931,13 @@ ngx_http_pattern_rt_read_events(ngx_http_pattern_rt_engine_t *eng)
 
         if (rc == PRT_RING_LAPPED) {
             eng->bcast_laps++;
+            eng->event_len = 0;
             ngx_log_error(NGX_LOG_WARN, eng->log, 0,
                           "pattern_rt: fell a lap behind the broadcast log");
             prt_bcast_resync(&eng->bcast);
+            ngx_http_pattern_rt_ws_lost_events(eng, "this server fell behind "
+                                               "the event stream: refetch "
+                                               "over REST");
             return;
         }
 

@@ -49,6 +49,8 @@ void prt_api_history(prt_engine_t *e, const prt_reply_t *to,
 
 void prt_api_bars(prt_engine_t *e, const prt_reply_t *to,
     const uint8_t *payload, uint32_t len);
+void prt_api_subscribe(prt_engine_t *e, const prt_reply_t *to,
+    const uint8_t *payload, uint32_t len);
 void prt_api_performance(prt_engine_t *e, const prt_reply_t *to,
     const uint8_t *payload, uint32_t len);
 

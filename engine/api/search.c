@@ -57,6 +57,12 @@ search_compute(search_task_t *t)
     prt_error_t            err;
     char                   ferr[256];
 
+    /* without an index nothing else matters */
+    if (t->ix == NULL) {
+        snprintf(t->reason, sizeof(t->reason), "no index is loaded");
+        return PRT_E_INDEX;
+    }
+
     if (t->req.mode == PRT_SEARCH_HISTORICAL) {
         err = prt_window_at(t->e->bars, t->req.ticker, t->req.time_ms, &t->w,
                             t->reason, sizeof(t->reason));
@@ -66,10 +72,6 @@ search_compute(search_task_t *t)
     }
     if (err != PRT_OK) {
         return err;
-    }
-    if (t->ix == NULL) {
-        snprintf(t->reason, sizeof(t->reason), "no index is loaded");
-        return PRT_E_INDEX;
     }
 
     forecast_params(&t->req.f, &p);

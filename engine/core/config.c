@@ -40,6 +40,8 @@ static const opt_t options[] = {
     OPT(verify_interval_ms, OPT_SIZE, "verification timer period (default 2000)"),
     OPT(verify_grace_s, OPT_SIZE, "verify without the t+h bar this long after t+h (default 60)"),
     OPT(verify_batch, OPT_SIZE, "most predictions one verification pass handles (default 100000)"),
+    OPT(event_history, OPT_SIZE, "bytes of events kept for WebSocket replay (default 64m)"),
+    OPT(event_history_per_stream, OPT_SIZE, "events kept per job or channel for replay (default 20000)"),
 };
 
 #define N_OPTIONS  (sizeof(options) / sizeof(options[0]))
@@ -69,6 +71,8 @@ prt_config_defaults(prt_config_t *c)
     c->verify_interval_ms = 2000;
     c->verify_grace_s = 60;
     c->verify_batch = 100000;
+    c->event_history = 64 << 20;
+    c->event_history_per_stream = 20000;
 }
 
 void

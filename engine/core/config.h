@@ -33,6 +33,8 @@ typedef struct {
     uint64_t   verify_interval_ms;
     uint64_t   verify_grace_s;
     uint64_t   verify_batch;
+    uint64_t   event_history;
+    uint64_t   event_history_per_stream;
 } prt_config_t;
 
 void prt_config_defaults(prt_config_t *c);

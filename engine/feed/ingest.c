@@ -196,6 +196,23 @@ store_bars(prt_engine_t *e, ingest_bar_t *bars, size_t n)
     return rc;
 }
 
+/* The newest accepted bar of each symbol moves its open predictions
+ * (bars are sorted by symbol, day and minute by store_bars). */
+static void
+track_prices(prt_engine_t *e, const ingest_bar_t *bars, size_t n)
+{
+    int64_t  end;
+
+    for (size_t i = 0; i < n; i++) {
+        if (i + 1 < n && strcmp(bars[i + 1].symbol, bars[i].symbol) == 0) {
+            continue;
+        }
+        end = (prt_ny_day_start_utc(bars[i].day)
+               + (int64_t) bars[i].bar.minute * 60 + 60) * 1000;
+        prt_tracker_price(e->tracker, bars[i].symbol, bars[i].bar.close, end);
+    }
+}
+
 void
 prt_api_bars(prt_engine_t *e, const prt_reply_t *to, const uint8_t *payload,
     uint32_t len)
@@ -259,6 +276,7 @@ prt_api_bars(prt_engine_t *e, const prt_reply_t *to, const uint8_t *payload,
     }
 
     e->bars_ingested += nbars;
+    track_prices(e, bars, nbars);
     if (nbars && e->clock.mode == PRT_CLOCK_FEED) {
         prt_clock_feed(&e->clock, newest + MINUTE_MS);
     }

@@ -7,6 +7,7 @@
 #include "core/loop.h"
 #include "core/workq.h"
 #include "engine.h"
+#include "events/events.h"
 #include "jobs/jobs.h"
 #include "jobs/render.h"
 #include "jobs/results.h"
@@ -41,7 +42,6 @@ struct prt_jobs_s {
     unsigned        inflight;
     unsigned        max_inflight;
     size_t          chunk;
-    uint64_t        seq;
     uint64_t        jobs_started;
     uint64_t        symbols_scanned;
     uint64_t        chunks;
@@ -54,55 +54,13 @@ static void schedule(prt_jobs_t *jobs);
 
 /* ---- events ------------------------------------------------------------- */
 
-uint64_t
-prt_jobs_next_seq(prt_jobs_t *jobs)
-{
-    uint64_t  floor = prt_wall_ms() << 10;
-
-    jobs->seq = jobs->seq + 1 > floor ? jobs->seq + 1 : floor;
-    return jobs->seq;
-}
-
-void
-prt_jobs_publish(prt_jobs_t *jobs, uint8_t stream, uint8_t kind,
-    int coalesce, const uint8_t *job_id, uint64_t seq, prt_json_t *event)
-{
-    prt_event_hdr_t   hdr;
-    const char       *body;
-    size_t            len;
-    uint8_t          *buf;
-
-    body = prt_json_body(event, &len);
-    if (prt_json_failed(event)) {
-        prt_error("rendering an event failed");
-        return;
-    }
-    buf = malloc(sizeof(hdr) + len);
-    if (buf == NULL) {
-        return;
-    }
-    memset(&hdr, 0, sizeof(hdr));
-    hdr.stream = stream;
-    hdr.kind = kind;
-    hdr.coalesce = (uint8_t) coalesce;
-    hdr.seq = seq;
-    if (job_id) {
-        prt_job_id_format(job_id, hdr.job_id);
-    }
-    memcpy(buf, &hdr, sizeof(hdr));
-    memcpy(buf + sizeof(hdr), body, len);
-    (void) prt_server_publish(jobs->e->server, PRT_MSG_EVENT, buf,
-                              sizeof(hdr) + len);
-    free(buf);
-}
-
 /* {"type":...,"job_id":...,"seq":...,"timestamp":...  (left open) */
 static uint64_t
 event_open(prt_jobs_t *jobs, prt_json_t *j, const char *type,
     const prt_job_rec_t *job)
 {
     char      id[PRT_JOB_ID_SIZE];
-    uint64_t  seq = prt_jobs_next_seq(jobs);
+    uint64_t  seq = prt_events_next_seq(jobs->e->events);
 
     prt_job_id_format(job->id, id);
     prt_json_open(j);
@@ -128,7 +86,7 @@ publish_progress(prt_jobs_t *jobs, const prt_job_rec_t *job)
     prt_json_kuint(&j, "total", job->total);
     prt_json_kstr(&j, "status", prt_job_status_name(job->status));
     prt_json_close(&j);
-    prt_jobs_publish(jobs, PRT_STREAM_JOB, PRT_EVENT_PROGRESS, 1, job->id,
+    prt_events_publish(jobs->e->events, PRT_STREAM_JOB, PRT_EVENT_PROGRESS, 1, job->id,
                      seq, &j);
     prt_json_free(&j);
 }
@@ -152,7 +110,7 @@ publish_results(prt_jobs_t *jobs, const prt_job_rec_t *job,
         prt_json_key(&j, "data");
         prt_render_result(&j, &preds[i]);
         prt_json_close(&j);
-        prt_jobs_publish(jobs, PRT_STREAM_JOB, PRT_EVENT_RESULT, 0, job->id,
+        prt_events_publish(jobs->e->events, PRT_STREAM_JOB, PRT_EVENT_RESULT, 0, job->id,
                          seq, &j);
     }
     prt_json_free(&j);
@@ -186,7 +144,7 @@ publish_complete(prt_jobs_t *jobs, const prt_job_rec_t *job)
                   (double) (job->completed_at_ms - job->started_at_ms)
                   / 1000.0);
     prt_json_close(&j);
-    prt_jobs_publish(jobs, PRT_STREAM_JOB, PRT_EVENT_JOB_COMPLETE, 0, job->id,
+    prt_events_publish(jobs->e->events, PRT_STREAM_JOB, PRT_EVENT_JOB_COMPLETE, 0, job->id,
                      seq, &j);
     prt_json_free(&j);
     prt_pred_list_free(&list);
@@ -310,6 +268,7 @@ chunk_done(prt_task_t *task)
                   prt_kv_errmsg());
     } else {
         job->rec = rec;
+        prt_tracker_add(jobs->e->tracker, t->scan.preds, t->scan.npreds);
         publish_results(jobs, &job->rec, t->scan.preds, t->scan.npreds);
         publish_progress(jobs, &job->rec);
     }

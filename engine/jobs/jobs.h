@@ -38,12 +38,4 @@ const prt_job_rec_t *prt_jobs_running(prt_jobs_t *jobs,
 
 void prt_jobs_stats_json(prt_jobs_t *jobs, prt_json_t *j);
 
-/* The next event sequence number: increasing across engine restarts (the
- * wall clock in its high bits), so `since` stays meaningful. */
-uint64_t prt_jobs_next_seq(prt_jobs_t *jobs);
-
-/* Publishes one event (header + JSON) on the broadcast log. */
-void prt_jobs_publish(prt_jobs_t *jobs, uint8_t stream, uint8_t kind,
-    int coalesce, const uint8_t *job_id, uint64_t seq, prt_json_t *event);
-
 #endif

@@ -7,6 +7,7 @@
 #include "clock/nytime.h"
 #include "core/log.h"
 #include "engine.h"
+#include "events/events.h"
 #include "index/pattern.h"
 #include "jobs/jobs.h"
 #include "jobs/render.h"
@@ -199,7 +200,7 @@ static void
 verification_event(prt_engine_t *e, const prt_pred_rec_t *p, uint8_t stream)
 {
     prt_json_t  j;
-    uint64_t    seq = prt_jobs_next_seq(e->jobs);
+    uint64_t    seq = prt_events_next_seq(e->events);
     char        id[PRT_JOB_ID_SIZE];
 
     if (prt_json_init(&j) != 0) {
@@ -224,17 +225,17 @@ verification_event(prt_engine_t *e, const prt_pred_rec_t *p, uint8_t stream)
     prt_json_key(&j, "data");
     prt_render_result(&j, p);
     prt_json_close(&j);
-    prt_jobs_publish(e->jobs, stream, PRT_EVENT_VERIFICATION, 0,
+    prt_events_publish(e->events, stream, PRT_EVENT_VERIFICATION, 0,
                      stream == PRT_STREAM_JOB ? p->job : NULL, seq, &j);
     prt_json_free(&j);
 }
 
 /* The last price_update of a prediction: its horizon is reached. */
 static void
-final_price_event(prt_engine_t *e, const prt_pred_rec_t *p)
+final_price_event(prt_engine_t *e, const prt_pred_rec_t *p, uint8_t stream)
 {
     prt_json_t  j;
-    uint64_t    seq = prt_jobs_next_seq(e->jobs);
+    uint64_t    seq = prt_events_next_seq(e->events);
     char        id[PRT_JOB_ID_SIZE];
 
     if (p->status != PRT_PRED_VERIFIED || prt_json_init(&j) != 0) {
@@ -258,8 +259,8 @@ final_price_event(prt_engine_t *e, const prt_pred_rec_t *p)
     prt_json_ktime(&j, "timestamp", p->verified_at_ms);
     prt_json_close(&j);
     prt_json_close(&j);
-    prt_jobs_publish(e->jobs, PRT_STREAM_JOB, PRT_EVENT_PRICE_UPDATE, 0,
-                     p->job, seq, &j);
+    prt_events_publish(e->events, stream, PRT_EVENT_PRICE_UPDATE, 0,
+                       stream == PRT_STREAM_JOB ? p->job : NULL, seq, &j);
     prt_json_free(&j);
 }
 
@@ -298,7 +299,8 @@ pass_done(prt_task_t *task)
             }
             verification_event(e, p, PRT_STREAM_JOB);
             verification_event(e, p, PRT_STREAM_VERIFICATIONS);
-            final_price_event(e, p);
+            final_price_event(e, p, PRT_STREAM_JOB);
+            final_price_event(e, p, PRT_STREAM_PRICES);
         }
         if (t->out.n) {
             prt_debug("verified %zu predictions (%zu checked) in %llu us",

@@ -1,0 +1,480 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "engine.h"
+#include "events/events.h"
+#include "pattern_rt_msg.h"
+
+/* A stream: a job's events or a channel's. */
+typedef struct stream_s  stream_t;
+typedef struct entry_s   entry_t;
+
+struct entry_s {
+    entry_t   *older, *newer;          /* the whole history, oldest first */
+    entry_t   *s_next;                 /* this stream's, oldest first */
+    stream_t  *stream;
+    uint64_t   seq;
+    size_t     len;
+    char       json[];
+};
+
+struct stream_s {
+    uint8_t    stream;
+    uint8_t    job[PRT_JOB_UUID_LEN];
+    entry_t   *first, *last;           /* retained events, oldest first */
+    size_t     count;
+    uint64_t   dropped;                /* highest seq no longer kept */
+    stream_t  *h_next;                 /* hash chain */
+};
+
+#define STREAM_BUCKETS  4096
+
+struct prt_events_s {
+    prt_engine_t       *e;
+    prt_events_conf_t   conf;
+    uint64_t            seq;
+    uint64_t            start_seq;     /* first seq of this engine run */
+    entry_t            *oldest, *newest;
+    size_t              bytes;
+    size_t              entries;
+    uint64_t            published;
+    uint64_t            evicted;
+    stream_t           *buckets[STREAM_BUCKETS];
+    stream_t            channels[3];
+};
+
+
+/* ---- streams ------------------------------------------------------------ */
+
+static unsigned
+job_hash(const uint8_t *job)
+{
+    unsigned  h = 2166136261u;
+
+    for (int i = 0; i < PRT_JOB_UUID_LEN; i++) {
+        h = (h ^ job[i]) * 16777619u;
+    }
+    return h % STREAM_BUCKETS;
+}
+
+static stream_t *
+stream_find(prt_events_t *ev, uint8_t stream, const uint8_t *job, int create)
+{
+    stream_t  **b, *s;
+
+    if (stream != PRT_STREAM_JOB) {
+        return stream < 3 ? &ev->channels[stream] : NULL;
+    }
+    b = &ev->buckets[job_hash(job)];
+    for (s = *b; s; s = s->h_next) {
+        if (memcmp(s->job, job, PRT_JOB_UUID_LEN) == 0) {
+            return s;
+        }
+    }
+    if (!create || (s = calloc(1, sizeof(*s))) == NULL) {
+        return NULL;
+    }
+    s->stream = PRT_STREAM_JOB;
+    memcpy(s->job, job, PRT_JOB_UUID_LEN);
+    s->h_next = *b;
+    *b = s;
+    return s;
+}
+
+/* ---- history ------------------------------------------------------------ */
+
+static void
+evict_oldest(prt_events_t *ev)
+{
+    entry_t   *en = ev->oldest;
+    stream_t  *s = en->stream;
+
+    ev->oldest = en->newer;
+    if (ev->oldest) {
+        ev->oldest->older = NULL;
+    } else {
+        ev->newest = NULL;
+    }
+    /* the oldest entry overall is also the oldest of its stream */
+    s->first = en->s_next;
+    if (s->first == NULL) {
+        s->last = NULL;
+    }
+    s->count--;
+    s->dropped = en->seq;
+    ev->bytes -= en->len;
+    ev->entries--;
+    ev->evicted++;
+    free(en);
+}
+
+/* Drops the oldest event of one stream that holds too many. */
+static void
+evict_from_stream(prt_events_t *ev, stream_t *s)
+{
+    entry_t  *en = s->first;
+
+    s->first = en->s_next;
+    if (s->first == NULL) {
+        s->last = NULL;
+    }
+    if (en->older) {
+        en->older->newer = en->newer;
+    } else {
+        ev->oldest = en->newer;
+    }
+    if (en->newer) {
+        en->newer->older = en->older;
+    } else {
+        ev->newest = en->older;
+    }
+    s->count--;
+    s->dropped = en->seq;
+    ev->bytes -= en->len;
+    ev->entries--;
+    ev->evicted++;
+    free(en);
+}
+
+static void
+history_add(prt_events_t *ev, stream_t *s, uint64_t seq, const char *json,
+    size_t len)
+{
+    entry_t  *en = malloc(sizeof(*en) + len);
+
+    if (en == NULL) {
+        s->dropped = seq;              /* unkept: a replay would be a gap */
+        return;
+    }
+    en->stream = s;
+    en->seq = seq;
+    en->len = len;
+    memcpy(en->json, json, len);
+    en->s_next = NULL;
+    en->newer = NULL;
+    en->older = ev->newest;
+    if (ev->newest) {
+        ev->newest->newer = en;
+    } else {
+        ev->oldest = en;
+    }
+    ev->newest = en;
+    if (s->last) {
+        s->last->s_next = en;
+    } else {
+        s->first = en;
+    }
+    s->last = en;
+    s->count++;
+    ev->bytes += len;
+    ev->entries++;
+
+    if (s->count > ev->conf.max_per_stream) {
+        evict_from_stream(ev, s);
+    }
+    while (ev->bytes > ev->conf.max_bytes && ev->oldest) {
+        evict_oldest(ev);
+    }
+}
+
+
+/* ---- publishing ----------------------------------------------------------- */
+
+uint64_t
+prt_events_next_seq(prt_events_t *ev)
+{
+    uint64_t  floor = prt_wall_ms() << 10;
+
+    ev->seq = ev->seq + 1 > floor ? ev->seq + 1 : floor;
+    return ev->seq;
+}
+
+void
+prt_events_publish(prt_events_t *ev, uint8_t stream, uint8_t kind,
+    int coalesce, const uint8_t *job_id, uint64_t seq, prt_json_t *event)
+{
+    prt_event_hdr_t   hdr;
+    const char       *body;
+    size_t            len;
+    uint8_t          *buf;
+    stream_t         *s;
+
+    body = prt_json_body(event, &len);
+    if (prt_json_failed(event)) {
+        prt_error("rendering an event failed");
+        return;
+    }
+
+    s = stream_find(ev, stream, job_id, 1);
+    if (s) {
+        history_add(ev, s, seq, body, len);
+    }
+
+    buf = malloc(sizeof(hdr) + len);
+    if (buf == NULL) {
+        return;
+    }
+    memset(&hdr, 0, sizeof(hdr));
+    hdr.stream = stream;
+    hdr.kind = kind;
+    hdr.coalesce = (uint8_t) coalesce;
+    hdr.seq = seq;
+    if (job_id) {
+        prt_job_id_format(job_id, hdr.job_id);
+    }
+    memcpy(buf, &hdr, sizeof(hdr));
+    memcpy(buf + sizeof(hdr), body, len);
+    (void) prt_server_publish(ev->e->server, PRT_MSG_EVENT, buf,
+                              sizeof(hdr) + len);
+    ev->published++;
+    free(buf);
+}
+
+
+/* ---- subscribing -------------------------------------------------------- */
+
+static const char *const stream_names[] = { "job", "verifications", "prices" };
+
+/*
+ * Could events after `since` be missing from the history? When the history
+ * dropped one newer than since, or since is from before this engine run on
+ * a stream that existed then (its events of that run are gone).
+ */
+static int
+is_gap(prt_events_t *ev, const prt_req_subscribe_t *req, const stream_t *s,
+    int predates_run)
+{
+    if (!req->has_since) {
+        return 0;
+    }
+    if (s && req->since < s->dropped) {
+        return 1;
+    }
+    return predates_run && req->since < ev->start_seq;
+}
+
+static void
+line_subscribed(prt_json_t *j, const prt_req_subscribe_t *req,
+    const stream_t *s)
+{
+    size_t  replayed = 0;
+
+    for (entry_t *en = s ? s->first : NULL; req->has_since && en;
+         en = en->s_next)
+    {
+        replayed += en->seq > req->since;
+    }
+    prt_json_open(j);
+    prt_json_kstr(j, "type", "subscribed");
+    if (req->stream == PRT_STREAM_JOB) {
+        prt_json_kstr(j, "job_id", req->job_id);
+    } else {
+        prt_json_kstr(j, "channel", stream_names[req->stream]);
+    }
+    prt_json_kuint(j, "last_seq", s && s->last ? s->last->seq : 0);
+    prt_json_kuint(j, "replayed", replayed);
+    prt_json_close(j);
+}
+
+static void
+line_error(prt_json_t *j, const prt_req_subscribe_t *req, const char *code,
+    const char *message)
+{
+    prt_json_open(j);
+    prt_json_kstr(j, "type", "error");
+    prt_json_kstr(j, "code", code);
+    prt_json_kstr(j, "error", message);
+    if (req->stream == PRT_STREAM_JOB) {
+        prt_json_kstr(j, "job_id", req->job_id);
+    } else {
+        prt_json_kstr(j, "channel", stream_names[req->stream]);
+    }
+    if (req->has_since) {
+        prt_json_kuint(j, "since", req->since);
+    }
+    prt_json_close(j);
+}
+
+/* One line of the answer: a rendered JSON message and its newline. */
+typedef struct {
+    char    *buf;
+    size_t   len;
+} lines_t;
+
+static int
+lines_add(lines_t *l, prt_json_t *j)
+{
+    const char  *body;
+    size_t       len;
+    char        *p;
+
+    body = prt_json_body(j, &len);
+    p = realloc(l->buf, l->len + len + 1);
+    if (p == NULL || prt_json_failed(j)) {
+        return -1;
+    }
+    l->buf = p;
+    memcpy(l->buf + l->len, body, len);
+    l->len += len;
+    l->buf[l->len++] = '\n';
+    prt_json_reset(j);
+    return 0;
+}
+
+static int
+lines_replay(lines_t *l, const prt_req_subscribe_t *req, const stream_t *s)
+{
+    char  *p;
+
+    for (entry_t *en = s ? s->first : NULL; en; en = en->s_next) {
+        if (en->seq <= req->since) {
+            continue;
+        }
+        p = realloc(l->buf, l->len + en->len + 1);
+        if (p == NULL) {
+            return -1;
+        }
+        l->buf = p;
+        memcpy(l->buf + l->len, en->json, en->len);
+        l->len += en->len;
+        l->buf[l->len++] = '\n';
+    }
+    return 0;
+}
+
+/* The job's record, from memory while it runs, else from the store. */
+static int
+job_lookup(prt_engine_t *e, const char *text, prt_job_rec_t *rec)
+{
+    uint8_t               id[PRT_JOB_UUID_LEN];
+    const prt_job_rec_t  *running;
+
+    if (prt_job_id_parse(text, id) != 0) {
+        return 0;
+    }
+    running = prt_jobs_running(e->jobs, id);
+    if (running) {
+        *rec = *running;
+        return 1;
+    }
+    return prt_store_job_get(e->store, NULL, id, rec) == 1;
+}
+
+/*
+ * The answer to a WebSocket subscribe, as lines of JSON (the worker sends
+ * each as a text frame): {"type":"subscribed",...} and the kept events with
+ * seq > since; or, when some of those are gone, an E_GAP error after the
+ * subscribed line (the subscription stands, the client refetches over
+ * REST); or E_NOT_FOUND (404) for an unknown job.
+ */
+void
+prt_api_subscribe(prt_engine_t *e, const prt_reply_t *to,
+    const uint8_t *payload, uint32_t len)
+{
+    prt_events_t         *ev = e->events;
+    prt_req_subscribe_t   req;
+    prt_job_rec_t         job;
+    prt_json_t            j;
+    lines_t               l = { NULL, 0 };
+    const stream_t       *s;
+    int                   gap, predates, rc, status;
+
+    memcpy(&req, payload, sizeof(req));
+    req.job_id[PRT_JOB_ID_SIZE - 1] = '\0';
+    if (req.stream > PRT_STREAM_PRICES || prt_json_init(&j) != 0) {
+        prt_api_error(e, to, PRT_E_BAD_REQUEST, "malformed subscribe", NULL);
+        return;
+    }
+
+    if (req.stream == PRT_STREAM_JOB) {
+        if (!job_lookup(e, req.job_id, &job)) {
+            line_error(&j, &req, "E_NOT_FOUND", "no such job");
+            status = lines_add(&l, &j) == 0 ? 404 : 500;
+            goto done;
+        }
+        s = stream_find(ev, PRT_STREAM_JOB, job.id, 0);
+        predates = job.started_at_ms < (int64_t) e->started_at_ms;
+    } else {
+        s = stream_find(ev, req.stream, NULL, 0);
+        predates = 1;
+    }
+
+    gap = is_gap(ev, &req, s, predates);
+    line_subscribed(&j, &req, gap ? NULL : s);
+    rc = lines_add(&l, &j);
+    if (gap) {
+        line_error(&j, &req, "E_GAP", "events after the given seq are no "
+                   "longer kept: refetch over REST");
+        rc |= lines_add(&l, &j);
+    } else if (req.has_since) {
+        rc |= lines_replay(&l, &req, s);
+    }
+    status = rc == 0 ? 200 : 500;
+
+done:
+    if (status == 500) {
+        prt_api_error(e, to, PRT_E_INTERNAL, "out of memory", NULL);
+    } else {
+        (void) prt_server_respond(e->server, to, status, l.buf, l.len);
+    }
+    free(l.buf);
+    prt_json_free(&j);
+}
+
+
+/* ---- life cycle --------------------------------------------------------- */
+
+prt_events_t *
+prt_events_new(struct prt_engine_s *e, const prt_events_conf_t *conf)
+{
+    prt_events_t  *ev = calloc(1, sizeof(*ev));
+
+    if (ev == NULL) {
+        return NULL;
+    }
+    ev->e = e;
+    ev->conf = *conf;
+    for (int i = 0; i < 3; i++) {
+        ev->channels[i].stream = (uint8_t) i;
+    }
+    ev->start_seq = prt_events_next_seq(ev);
+    return ev;
+}
+
+void
+prt_events_free(prt_events_t *ev)
+{
+    entry_t   *en, *next;
+    stream_t  *s, *sn;
+
+    if (ev == NULL) {
+        return;
+    }
+    for (en = ev->oldest; en; en = next) {
+        next = en->newer;
+        free(en);
+    }
+    for (int b = 0; b < STREAM_BUCKETS; b++) {
+        for (s = ev->buckets[b]; s; s = sn) {
+            sn = s->h_next;
+            free(s);
+        }
+    }
+    free(ev);
+}
+
+void
+prt_events_stats_json(prt_events_t *ev, prt_json_t *j)
+{
+    prt_json_open(j);
+    prt_json_kuint(j, "published", ev->published);
+    prt_json_kuint(j, "history_events", ev->entries);
+    prt_json_kuint(j, "history_bytes", ev->bytes);
+    prt_json_kuint(j, "history_max_bytes", ev->conf.max_bytes);
+    prt_json_kuint(j, "evicted", ev->evicted);
+    prt_json_close(j);
+}

@@ -1,0 +1,180 @@
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock/clock.h"
+#include "core/loop.h"
+#include "core/symtab.h"
+#include "engine.h"
+#include "events/events.h"
+#include "forecast/forecast.h"
+#include "verify/tracker.h"
+
+typedef struct {
+    uint64_t  id;
+    uint8_t   job[PRT_JOB_UUID_LEN];
+    uint8_t   direction;
+    double    price_at_scan;
+    int64_t   due_ms;
+} open_pred_t;
+
+typedef struct {
+    open_pred_t  *v;
+    size_t        n, cap;
+} open_list_t;
+
+struct prt_tracker_s {
+    prt_engine_t   *e;
+    prt_symtab_t    symbols;          /* symbol -> index into lists */
+    open_list_t    *lists;
+    size_t          nlists;
+    size_t          open;
+};
+
+prt_tracker_t *
+prt_tracker_new(struct prt_engine_s *e)
+{
+    prt_tracker_t  *t = calloc(1, sizeof(*t));
+
+    if (t == NULL || prt_symtab_init(&t->symbols, 1024) != 0) {
+        free(t);
+        return NULL;
+    }
+    t->e = e;
+    return t;
+}
+
+void
+prt_tracker_free(prt_tracker_t *t)
+{
+    if (t == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < t->nlists; i++) {
+        free(t->lists[i].v);
+    }
+    free(t->lists);
+    prt_symtab_free(&t->symbols);
+    free(t);
+}
+
+static open_list_t *
+list_of(prt_tracker_t *t, const char *symbol, int create)
+{
+    uint32_t   id = create ? prt_symtab_add(&t->symbols, symbol)
+                           : prt_symtab_find(&t->symbols, symbol);
+    void      *p;
+
+    if (id == PRT_SYMTAB_NONE) {
+        return NULL;
+    }
+    if (id >= t->nlists) {
+        p = realloc(t->lists, (id + 1) * sizeof(*t->lists));
+        if (p == NULL) {
+            return NULL;
+        }
+        t->lists = p;
+        memset(t->lists + t->nlists, 0, (id + 1 - t->nlists) * sizeof(*t->lists));
+        t->nlists = id + 1;
+    }
+    return &t->lists[id];
+}
+
+void
+prt_tracker_add(prt_tracker_t *t, const prt_pred_rec_t *preds, size_t n)
+{
+    open_list_t  *l;
+    open_pred_t  *o;
+    void         *p;
+
+    for (size_t i = 0; i < n; i++) {
+        l = list_of(t, preds[i].symbol, 1);
+        if (l == NULL) {
+            continue;
+        }
+        if (l->n == l->cap) {
+            l->cap = l->cap ? l->cap * 2 : 8;
+            p = realloc(l->v, l->cap * sizeof(*l->v));
+            if (p == NULL) {
+                continue;
+            }
+            l->v = p;
+        }
+        o = &l->v[l->n++];
+        o->id = preds[i].id;
+        memcpy(o->job, preds[i].job, PRT_JOB_UUID_LEN);
+        o->direction = preds[i].direction;
+        o->price_at_scan = preds[i].price_at_scan;
+        o->due_ms = preds[i].due_ms;
+        t->open++;
+    }
+}
+
+static void
+price_event(prt_tracker_t *t, const open_pred_t *o, const char *symbol,
+    double price, int64_t at_ms, uint8_t stream)
+{
+    prt_events_t  *ev = t->e->events;
+    prt_json_t     j;
+    uint64_t       seq = prt_events_next_seq(ev);
+    double         ret = 100.0 * (price / o->price_at_scan - 1.0);
+    double         pnl = o->direction == PRT_DIRECTION_UP ? ret : -ret;
+    int64_t        left = (o->due_ms - at_ms + 59999) / 60000;
+    char           id[PRT_JOB_ID_SIZE];
+
+    if (prt_json_init(&j) != 0) {
+        return;
+    }
+    prt_job_id_format(o->job, id);
+    prt_json_open(&j);
+    prt_json_kstr(&j, "type", "price_update");
+    prt_json_kstr(&j, "job_id", id);
+    prt_json_kuint(&j, "seq", seq);
+    prt_json_ktime(&j, "timestamp", (int64_t) prt_wall_ms());
+    prt_json_key(&j, "price_update");
+    prt_json_open(&j);
+    prt_json_kuint(&j, "prediction_id", o->id);
+    prt_json_kstr(&j, "symbol", symbol);
+    prt_json_knum(&j, "current_price", price);
+    prt_json_knum(&j, "unrealized_return", ret);
+    prt_json_knum(&j, "unrealized_pnl", pnl);
+    prt_json_kbool(&j, "is_currently_correct", pnl > 0);
+    prt_json_kint(&j, "minutes_remaining", left > 0 ? left : 1);
+    prt_json_ktime(&j, "timestamp", at_ms);
+    prt_json_close(&j);
+    prt_json_close(&j);
+    prt_events_publish(ev, stream, PRT_EVENT_PRICE_UPDATE, 0,
+                       stream == PRT_STREAM_JOB ? o->job : NULL, seq, &j);
+    prt_json_free(&j);
+}
+
+void
+prt_tracker_price(prt_tracker_t *t, const char *symbol, double price,
+    int64_t bar_end_ms)
+{
+    open_list_t  *l = list_of(t, symbol, 0);
+    size_t        keep = 0;
+
+    if (l == NULL || !(price > 0) || !isfinite(price)) {
+        return;
+    }
+    for (size_t i = 0; i < l->n; i++) {
+        const open_pred_t  *o = &l->v[i];
+
+        /* at the horizon the verification sends the final update */
+        if (o->due_ms <= bar_end_ms) {
+            t->open--;
+            continue;
+        }
+        price_event(t, o, symbol, price, bar_end_ms, PRT_STREAM_JOB);
+        price_event(t, o, symbol, price, bar_end_ms, PRT_STREAM_PRICES);
+        l->v[keep++] = *o;
+    }
+    l->n = keep;
+}
+
+size_t
+prt_tracker_open(const prt_tracker_t *t)
+{
+    return t->open;
+}
