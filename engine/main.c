@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth/token_cmd.h"
 #include "clock/calendar.h"
 #include "data/gen.h"
 #include "engine.h"
@@ -26,6 +27,8 @@ static const prt_command_t commands[] = {
       "flat files -> bar store + a new index generation" },
     { "update-index", prt_update_index_command,
       "append the days after the last indexed one (no retraining)" },
+    { "token", prt_token_command,
+      "mint an auth token: --secret-file F --scope read[,feed,admin] --ttl 1h" },
     { "calendar", prt_calendar_command,
       "FROM TO: print the NYSE schedule of every weekday" },
 };

@@ -18,11 +18,13 @@ static char *ngx_http_pattern_rt_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_pattern_rt_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_pattern_rt_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
-static char *ngx_http_pattern_rt_cors_origin(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
 static void ngx_http_pattern_rt_check_body_limits(ngx_conf_t *cf,
     ngx_http_pattern_rt_loc_conf_t *plcf);
 static char *ngx_http_pattern_rt_api(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_pattern_rt_websocket(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_pattern_rt_origins(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_pattern_rt_init_process(ngx_cycle_t *cycle);
 static void ngx_http_pattern_rt_exit_process(ngx_cycle_t *cycle);
@@ -65,6 +67,76 @@ static ngx_command_t  ngx_http_pattern_rt_commands[] = {
       0,
       NULL },
 
+    { ngx_string("pattern_rt_websocket"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_pattern_rt_websocket,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("pattern_rt_ws_max_connections"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_pattern_rt_main_conf_t, ws_max_connections),
+      NULL },
+
+    { ngx_string("pattern_rt_ws_max_message"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_pattern_rt_loc_conf_t, ws_max_message),
+      NULL },
+
+    { ngx_string("pattern_rt_ws_max_output"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_pattern_rt_loc_conf_t, ws_max_output),
+      NULL },
+
+    { ngx_string("pattern_rt_ws_max_frames"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_pattern_rt_loc_conf_t, ws_max_frames),
+      NULL },
+
+    { ngx_string("pattern_rt_ws_max_subscriptions"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_pattern_rt_loc_conf_t, ws_max_subscriptions),
+      NULL },
+
+    { ngx_string("pattern_rt_ws_ping_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_pattern_rt_loc_conf_t, ws_ping_interval),
+      NULL },
+
+    { ngx_string("pattern_rt_ws_pong_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_pattern_rt_loc_conf_t, ws_pong_timeout),
+      NULL },
+
+    { ngx_string("pattern_rt_ws_close_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_pattern_rt_loc_conf_t, ws_close_timeout),
+      NULL },
+
+    { ngx_string("pattern_rt_ws_origin"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_pattern_rt_origins,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_pattern_rt_loc_conf_t, ws_origins),
+      NULL },
+
     { ngx_string("pattern_rt_timeout"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
@@ -95,7 +167,7 @@ static ngx_command_t  ngx_http_pattern_rt_commands[] = {
 
     { ngx_string("pattern_rt_cors_origin"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_http_pattern_rt_cors_origin,
+      ngx_http_pattern_rt_origins,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_pattern_rt_loc_conf_t, cors_origins),
       NULL },
@@ -347,6 +419,7 @@ ngx_http_pattern_rt_create_main_conf(ngx_conf_t *cf)
     pmcf->reconnect_max = NGX_CONF_UNSET_MSEC;
     pmcf->max_pending = NGX_CONF_UNSET_UINT;
     pmcf->max_response = NGX_CONF_UNSET_SIZE;
+    pmcf->ws_max_connections = NGX_CONF_UNSET_UINT;
 
     return pmcf;
 }
@@ -425,6 +498,7 @@ ngx_http_pattern_rt_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(pmcf->reconnect_max, 2000);
     ngx_conf_init_uint_value(pmcf->max_pending, 4096);
     ngx_conf_init_size_value(pmcf->max_response, 64 * 1024 * 1024);
+    ngx_conf_init_uint_value(pmcf->ws_max_connections, 20000);
 
     if (pmcf->max_pending == 0 || pmcf->max_pending > 65535) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -452,6 +526,14 @@ ngx_http_pattern_rt_create_loc_conf(ngx_conf_t *cf)
     plcf->max_symbols = NGX_CONF_UNSET_UINT;
     plcf->max_bar_events = NGX_CONF_UNSET_UINT;
     plcf->cors_origins = NGX_CONF_UNSET_PTR;
+    plcf->ws_max_message = NGX_CONF_UNSET_SIZE;
+    plcf->ws_max_output = NGX_CONF_UNSET_SIZE;
+    plcf->ws_max_frames = NGX_CONF_UNSET_UINT;
+    plcf->ws_max_subscriptions = NGX_CONF_UNSET_UINT;
+    plcf->ws_ping_interval = NGX_CONF_UNSET_MSEC;
+    plcf->ws_pong_timeout = NGX_CONF_UNSET_MSEC;
+    plcf->ws_close_timeout = NGX_CONF_UNSET_MSEC;
+    plcf->ws_origins = NGX_CONF_UNSET_PTR;
     plcf->auth = NGX_CONF_UNSET;
     plcf->auth_read = NGX_CONF_UNSET;
 
@@ -472,6 +554,26 @@ ngx_http_pattern_rt_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->max_bar_events, prev->max_bar_events,
                               10000);
     ngx_conf_merge_ptr_value(conf->cors_origins, prev->cors_origins, NULL);
+    ngx_conf_merge_size_value(conf->ws_max_message, prev->ws_max_message,
+                              64 * 1024);
+    ngx_conf_merge_size_value(conf->ws_max_output, prev->ws_max_output,
+                              8 * 1024 * 1024);
+    ngx_conf_merge_uint_value(conf->ws_max_frames, prev->ws_max_frames, 4096);
+    ngx_conf_merge_uint_value(conf->ws_max_subscriptions,
+                              prev->ws_max_subscriptions, 64);
+    ngx_conf_merge_msec_value(conf->ws_ping_interval, prev->ws_ping_interval,
+                              30000);
+    ngx_conf_merge_msec_value(conf->ws_pong_timeout, prev->ws_pong_timeout,
+                              20000);
+    ngx_conf_merge_msec_value(conf->ws_close_timeout, prev->ws_close_timeout,
+                              5000);
+    ngx_conf_merge_ptr_value(conf->ws_origins, prev->ws_origins, NULL);
+
+    if (conf->ws_max_message < 256) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "pattern_rt_ws_max_message must be at least 256");
+        return NGX_CONF_ERROR;
+    }
     ngx_conf_merge_value(conf->auth, prev->auth, 0);
     ngx_conf_merge_value(conf->auth_read, prev->auth_read, 0);
     ngx_conf_merge_str_value(conf->auth_secret, prev->auth_secret, "");
@@ -551,19 +653,20 @@ ngx_http_pattern_rt_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* pattern_rt_cors_origin origin ... | *; may be repeated */
+/* pattern_rt_cors_origin / pattern_rt_ws_origin: origin ... | *; may be
+ * repeated; the array lives at the command's offset */
 static char *
-ngx_http_pattern_rt_cors_origin(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
+ngx_http_pattern_rt_origins(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_pattern_rt_loc_conf_t  *plcf = conf;
+    ngx_str_t     *value, *origin;
+    ngx_uint_t     i;
+    ngx_array_t  **origins;
 
-    ngx_str_t   *value, *origin;
-    ngx_uint_t   i;
+    origins = (ngx_array_t **) ((char *) conf + cmd->offset);
 
-    if (plcf->cors_origins == NGX_CONF_UNSET_PTR) {
-        plcf->cors_origins = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
-        if (plcf->cors_origins == NULL) {
+    if (*origins == NGX_CONF_UNSET_PTR) {
+        *origins = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
+        if (*origins == NULL) {
             return NGX_CONF_ERROR;
         }
     }
@@ -582,13 +685,31 @@ ngx_http_pattern_rt_cors_origin(ngx_conf_t *cf, ngx_command_t *cmd,
             return NGX_CONF_ERROR;
         }
 
-        origin = ngx_array_push(plcf->cors_origins);
+        origin = ngx_array_push(*origins);
         if (origin == NULL) {
             return NGX_CONF_ERROR;
         }
 
         *origin = value[i];
     }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_pattern_rt_websocket(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t         *clcf;
+    ngx_http_pattern_rt_main_conf_t  *pmcf;
+
+    pmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_pattern_rt_module);
+    if (pmcf->engine_path.len == 0) {
+        return "requires \"pattern_rt_engine\" in the http block before it";
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_pattern_rt_ws_handler;
 
     return NGX_CONF_OK;
 }
@@ -621,7 +742,11 @@ ngx_http_pattern_rt_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    return ngx_http_pattern_rt_engine_init(cycle, pmcf);
+    if (ngx_http_pattern_rt_engine_init(cycle, pmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_pattern_rt_ws_init_process(cycle, pmcf->engine);
 }
 
 

@@ -25,6 +25,7 @@
 typedef struct ngx_http_pattern_rt_engine_s  ngx_http_pattern_rt_engine_t;
 typedef struct ngx_http_pattern_rt_ctx_s     ngx_http_pattern_rt_ctx_t;
 typedef struct ngx_http_pattern_rt_route_s   ngx_http_pattern_rt_route_t;
+typedef struct ngx_http_pattern_rt_ws_hub_s  ngx_http_pattern_rt_ws_hub_t;
 
 
 typedef struct {
@@ -32,6 +33,8 @@ typedef struct {
     ngx_msec_t                      reconnect_max;   /* pattern_rt_reconnect */
     ngx_uint_t                      max_pending;     /* pattern_rt_max_pending */
     size_t                          max_response;    /* pattern_rt_max_response */
+    ngx_uint_t                      ws_max_connections;
+                                              /* pattern_rt_ws_max_connections */
 
     ngx_http_pattern_rt_engine_t   *engine;          /* this worker's */
     struct prt_parser_s            *parser;          /* request parsers */
@@ -47,6 +50,16 @@ typedef struct {
     ngx_uint_t                      max_symbols;     /* pattern_rt_max_symbols */
     ngx_uint_t                      max_bar_events;  /* pattern_rt_max_bar_events */
     ngx_array_t                    *cors_origins;    /* pattern_rt_cors_origin */
+
+    /* WebSocket (pattern_rt_websocket and pattern_rt_ws_*) */
+    size_t                          ws_max_message;
+    size_t                          ws_max_output;
+    ngx_uint_t                      ws_max_frames;
+    ngx_uint_t                      ws_max_subscriptions;
+    ngx_msec_t                      ws_ping_interval;
+    ngx_msec_t                      ws_pong_timeout;
+    ngx_msec_t                      ws_close_timeout;
+    ngx_array_t                    *ws_origins;
     ngx_flag_t                      auth;            /* pattern_rt_auth */
     ngx_flag_t                      auth_read;       /* pattern_rt_auth_read */
     ngx_str_t                       auth_secret;     /* the bytes of
@@ -83,12 +96,16 @@ struct ngx_http_pattern_rt_ctx_s {
     ngx_event_t                     timeout;
     ngx_http_pattern_rt_done_pt     done;            /* after the response */
 
+    void                           *data;            /* the caller's */
     ngx_uint_t                      status;          /* engine response */
     u_char                         *body;
     size_t                          body_len;
     size_t                          body_got;
 
     unsigned                        waiting:1;
+    unsigned                        keep:1;          /* a WebSocket call:
+                                                        done() only, the
+                                                        request goes on */
 };
 
 
@@ -115,6 +132,11 @@ struct ngx_http_pattern_rt_engine_s {
     prt_bcast_view_t                bcast;
     u_char                         *event_buf;       /* broadcast copy-out */
     size_t                          event_cap;
+    u_char                         *event_asm;       /* fragments joined */
+    size_t                          event_len;
+    size_t                          event_asm_cap;
+    uint32_t                        event_serial;
+    ngx_http_pattern_rt_ws_hub_t   *ws_hub;
 
     ngx_event_t                     reconnect;
     ngx_msec_t                      backoff;
@@ -144,6 +166,20 @@ void ngx_http_pattern_rt_engine_exit(ngx_http_pattern_rt_engine_t *eng);
 prt_error_t ngx_http_pattern_rt_engine_send(ngx_http_request_t *r,
     ngx_http_pattern_rt_ctx_t *ctx, uint16_t type, const void *payload,
     size_t len);
+/* a call whose caller went away: its answer will be dropped */
+void ngx_http_pattern_rt_engine_forget(ngx_http_pattern_rt_engine_t *eng,
+    ngx_http_pattern_rt_ctx_t *ctx);
+
+/* WebSocket (ngx_http_pattern_rt_ws.c) */
+ngx_int_t ngx_http_pattern_rt_ws_init_process(ngx_cycle_t *cycle,
+    ngx_http_pattern_rt_engine_t *eng);
+ngx_int_t ngx_http_pattern_rt_ws_handler(ngx_http_request_t *r);
+void ngx_http_pattern_rt_ws_event(ngx_http_pattern_rt_engine_t *eng,
+    const u_char *data, size_t len);
+void ngx_http_pattern_rt_ws_lost_events(ngx_http_pattern_rt_engine_t *eng,
+    const char *why);
+void ngx_http_pattern_rt_ws_stats(ngx_http_pattern_rt_engine_t *eng,
+    u_char **p);
 
 /* responses */
 ngx_int_t ngx_http_pattern_rt_send_json(ngx_http_request_t *r,
