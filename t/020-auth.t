@@ -544,7 +544,7 @@ GET /
 
 
 
-=== TEST 21: reload needs the admin scope (route being written: SKIP)
+=== TEST 21: reload needs the admin scope
 --- config
     pattern_rt_auth on;
     pattern_rt_auth_secret $TEST_PRT_SECRET_FILE;
@@ -570,7 +570,7 @@ ok($r->code != 401 && $r->code != 403,
 
 
 
-=== TEST 22: the feed needs the feed scope (route being written: SKIP)
+=== TEST 22: the feed needs the feed scope
 --- config
     pattern_rt_auth on;
     pattern_rt_auth_secret $TEST_PRT_SECRET_FILE;
