@@ -65,11 +65,13 @@ engine_configure(prt_engine_t *e, int argc, char **argv)
 {
     prt_log_level_t  level;
     char            *sock;
+    int              rc;
 
     prt_config_defaults(&e->conf);
-    if (prt_config_parse_args(&e->conf, argc, argv, 1) != 0) {
+    rc = prt_config_parse_args(&e->conf, argc, argv, 1);
+    if (rc != 0) {
         prt_config_usage("serve");
-        return -1;
+        return rc > 0 ? 1 : -1;
     }
     if (prt_log_parse_level(e->conf.log_level, &level) != 0) {
         fprintf(stderr, "bad log_level: %s\n", e->conf.log_level);
@@ -199,9 +201,10 @@ prt_serve_command(int argc, char **argv)
     e.signal_io.fd = -1;
     e.started_at_ms = prt_wall_ms();
 
-    if (engine_configure(&e, argc, argv) != 0) {
+    rc = engine_configure(&e, argc, argv);
+    if (rc != 0) {
         prt_config_free(&e.conf);
-        return 2;
+        return rc > 0 ? 0 : 2;         /* --help: the usage was asked for */
     }
 
     e.loop = prt_loop_new();

@@ -169,6 +169,9 @@ prt_config_parse_args(prt_config_t *c, int argc, char **argv, int first)
         const opt_t  *o;
         size_t        len;
 
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            return 1;
+        }
         if (strncmp(arg, "--", 2) != 0) {
             fprintf(stderr, "unexpected argument: %s\n", arg);
             return -1;

@@ -41,7 +41,7 @@ void prt_config_defaults(prt_config_t *c);
 void prt_config_free(prt_config_t *c);
 
 /* Parses argv[first..argc); positional arguments are an error. Returns 0,
- * or -1 after printing what is wrong. */
+ * 1 for --help, or -1 after printing what is wrong. */
 int  prt_config_parse_args(prt_config_t *c, int argc, char **argv, int first);
 int  prt_config_load_file(prt_config_t *c, const char *path);
 void prt_config_usage(const char *command);
