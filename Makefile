@@ -39,6 +39,8 @@ MODULE_PURE_SRC := $(shell for f in ngx_module/*.c; do \
                      $(CC) -E $(PKG_CFLAGS) -Iinclude -Iengine -Ingx_module \
                      $$f -o /dev/null 2>/dev/null && echo $$f; done)
 MODULE_PURE_OBJ := $(MODULE_PURE_SRC:%.c=$(BUILD)/%.o)
+# kept between builds (make would delete them as intermediates)
+.SECONDARY: $(MODULE_PURE_OBJ)
 UNIT_SRC   := $(sort $(wildcard t/unit/test_*.c))
 UNIT_BIN   := $(UNIT_SRC:%.c=$(BUILD)/%)
 MODULE_SRC := $(wildcard ngx_module/*.c ngx_module/*.h include/*.h) config
