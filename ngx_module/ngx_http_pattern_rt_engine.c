@@ -40,6 +40,9 @@ static void ngx_http_pattern_rt_release_id(ngx_http_pattern_rt_engine_t *eng,
 static void ngx_http_pattern_rt_cleanup(void *data);
 static void ngx_http_pattern_rt_bell(ngx_http_pattern_rt_engine_t *eng,
     u_char bell);
+static void ngx_http_pattern_rt_send_held(ngx_http_pattern_rt_engine_t *eng);
+static void ngx_http_pattern_rt_fail(ngx_http_pattern_rt_ctx_t *ctx,
+    prt_error_t err, const char *message);
 
 
 ngx_int_t
@@ -69,6 +72,8 @@ ngx_http_pattern_rt_engine_init(ngx_cycle_t *cycle,
         eng->free_ids[i] = (uint32_t) (pmcf->max_pending - 1 - i);
     }
     eng->nfree = pmcf->max_pending;
+
+    ngx_queue_init(&eng->held);
 
     eng->reconnect.handler = ngx_http_pattern_rt_reconnect_handler;
     eng->reconnect.data = eng;
@@ -319,6 +324,8 @@ ngx_http_pattern_rt_recv_hello(ngx_http_pattern_rt_engine_t *eng)
     }
 
     close(fd);                    /* the mapping stays */
+
+    ngx_http_pattern_rt_send_held(eng);
     return NGX_OK;
 }
 
@@ -436,7 +443,7 @@ static void
 ngx_http_pattern_rt_fail_pending(ngx_http_pattern_rt_engine_t *eng)
 {
     ngx_uint_t                  i;
-    ngx_http_request_t         *r;
+    ngx_queue_t                *q;
     ngx_http_pattern_rt_ctx_t  *ctx;
 
     for (i = 0; i < eng->conf->max_pending; i++) {
@@ -445,19 +452,18 @@ ngx_http_pattern_rt_fail_pending(ngx_http_pattern_rt_engine_t *eng)
             continue;
         }
 
-        r = ctx->request;
         ngx_http_pattern_rt_release_id(eng, ctx);
+        ngx_http_pattern_rt_fail(ctx, PRT_E_ENGINE_DOWN,
+                                 "engine is not running");
+    }
 
-        if (ctx->keep) {
-            ctx->status = 503;
-            ctx->body_len = 0;
-            (void) ctx->done(r, ctx);
-            continue;
-        }
+    while (!ngx_queue_empty(&eng->held)) {
+        q = ngx_queue_head(&eng->held);
+        ctx = ngx_queue_data(q, ngx_http_pattern_rt_ctx_t, held_link);
 
-        ngx_http_pattern_rt_finish(r,
-            ngx_http_pattern_rt_send_error(r, PRT_E_ENGINE_DOWN,
-                                           "engine is not running", NULL));
+        ngx_http_pattern_rt_release_id(eng, ctx);
+        ngx_http_pattern_rt_fail(ctx, PRT_E_ENGINE_DOWN,
+                                 "engine is not running");
     }
 }
 
@@ -562,39 +568,19 @@ ngx_http_pattern_rt_write(ngx_http_pattern_rt_engine_t *eng, uint16_t type,
 }
 
 
-prt_error_t
-ngx_http_pattern_rt_engine_send(ngx_http_request_t *r,
+/* Writes the request and registers it under a new id. */
+static prt_error_t
+ngx_http_pattern_rt_submit(ngx_http_pattern_rt_engine_t *eng,
     ngx_http_pattern_rt_ctx_t *ctx, uint16_t type, const void *payload,
     size_t len)
 {
-    uint32_t                          index, id;
-    prt_error_t                       err;
-    ngx_pool_cleanup_t               *cln;
-    ngx_http_pattern_rt_engine_t     *eng;
-    ngx_http_pattern_rt_loc_conf_t   *plcf;
-    ngx_http_pattern_rt_main_conf_t  *pmcf;
-
-    pmcf = ngx_http_get_module_main_conf(r, ngx_http_pattern_rt_module);
-    plcf = ngx_http_get_module_loc_conf(r, ngx_http_pattern_rt_module);
-    eng = pmcf->engine;
-
-    if (eng == NULL || eng->state != NGX_HTTP_PATTERN_RT_UP) {
-        return PRT_E_ENGINE_DOWN;
-    }
+    uint32_t     index, id;
+    prt_error_t  err;
 
     if (eng->nfree == 0) {
         eng->busy++;
         eng->slot->busy++;
         return PRT_E_BUSY;
-    }
-
-    /* a WebSocket call outlives nothing: its connection forgets it */
-    cln = NULL;
-    if (!ctx->keep) {
-        cln = ngx_pool_cleanup_add(r->pool, 0);
-        if (cln == NULL) {
-            return PRT_E_INTERNAL;
-        }
     }
 
     index = eng->free_ids[eng->nfree - 1];
@@ -615,6 +601,159 @@ ngx_http_pattern_rt_engine_send(ngx_http_request_t *r,
     ctx->id = id;
     ctx->waiting = 1;
 
+    return PRT_OK;
+}
+
+
+/*
+ * The connection is up but the engine's hello has not arrived (the first
+ * milliseconds of a worker, after a reload or an engine restart): the
+ * request waits for it, bounded, under its own timeout, instead of being
+ * refused.
+ */
+static prt_error_t
+ngx_http_pattern_rt_hold(ngx_http_pattern_rt_engine_t *eng,
+    ngx_http_pattern_rt_ctx_t *ctx, uint16_t type, const void *payload,
+    size_t len)
+{
+    if (eng->nheld >= eng->conf->max_pending) {
+        eng->busy++;
+        return PRT_E_BUSY;
+    }
+
+    ctx->held_payload = ctx->keep ? ngx_alloc(len + 1, eng->log)
+                                  : ngx_pnalloc(ctx->request->pool, len + 1);
+    if (ctx->held_payload == NULL) {
+        return PRT_E_INTERNAL;
+    }
+
+    ngx_memcpy(ctx->held_payload, payload, len);
+    ctx->held_len = len;
+    ctx->held_type = type;
+    ctx->held = 1;
+    ngx_queue_insert_tail(&eng->held, &ctx->held_link);
+    eng->nheld++;
+
+    return PRT_OK;
+}
+
+
+static void
+ngx_http_pattern_rt_unhold(ngx_http_pattern_rt_engine_t *eng,
+    ngx_http_pattern_rt_ctx_t *ctx)
+{
+    if (!ctx->held) {
+        return;
+    }
+
+    ngx_queue_remove(&ctx->held_link);
+    eng->nheld--;
+    ctx->held = 0;
+
+    if (ctx->keep) {
+        ngx_free(ctx->held_payload);
+    }
+    ctx->held_payload = NULL;
+}
+
+
+/* A held or sent request that ends without an answer from the engine. */
+static void
+ngx_http_pattern_rt_fail(ngx_http_pattern_rt_ctx_t *ctx, prt_error_t err,
+    const char *message)
+{
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+
+    if (ctx->keep) {
+        ctx->status = prt_error_status(err);
+        ctx->body_len = 0;
+        (void) ctx->done(r, ctx);
+        return;
+    }
+
+    ngx_http_pattern_rt_finish(r,
+        ngx_http_pattern_rt_send_error(r, err, message, NULL));
+}
+
+
+/* The hello arrived: the held requests go out, in order. */
+static void
+ngx_http_pattern_rt_send_held(ngx_http_pattern_rt_engine_t *eng)
+{
+    u_char                     *payload;
+    size_t                      len;
+    uint16_t                    type;
+    ngx_queue_t                *q;
+    prt_error_t                 err;
+    ngx_http_pattern_rt_ctx_t  *ctx;
+
+    while (!ngx_queue_empty(&eng->held)) {
+        q = ngx_queue_head(&eng->held);
+        ctx = ngx_queue_data(q, ngx_http_pattern_rt_ctx_t, held_link);
+
+        payload = ctx->held_payload;
+        len = ctx->held_len;
+        type = ctx->held_type;
+
+        ngx_queue_remove(q);
+        eng->nheld--;
+        ctx->held = 0;
+
+        err = ngx_http_pattern_rt_submit(eng, ctx, type, payload, len);
+
+        if (ctx->keep) {
+            ngx_free(payload);
+        }
+        ctx->held_payload = NULL;
+
+        if (err != PRT_OK) {
+            if (ctx->timeout.timer_set) {
+                ngx_del_timer(&ctx->timeout);
+            }
+            ngx_http_pattern_rt_fail(ctx, err, "engine request queue is "
+                                     "full");
+        }
+    }
+}
+
+
+prt_error_t
+ngx_http_pattern_rt_engine_send(ngx_http_request_t *r,
+    ngx_http_pattern_rt_ctx_t *ctx, uint16_t type, const void *payload,
+    size_t len)
+{
+    prt_error_t                       err;
+    ngx_pool_cleanup_t               *cln;
+    ngx_http_pattern_rt_engine_t     *eng;
+    ngx_http_pattern_rt_loc_conf_t   *plcf;
+    ngx_http_pattern_rt_main_conf_t  *pmcf;
+
+    pmcf = ngx_http_get_module_main_conf(r, ngx_http_pattern_rt_module);
+    plcf = ngx_http_get_module_loc_conf(r, ngx_http_pattern_rt_module);
+    eng = pmcf->engine;
+
+    if (eng == NULL || eng->state == NGX_HTTP_PATTERN_RT_DOWN) {
+        return PRT_E_ENGINE_DOWN;
+    }
+
+    /* a WebSocket call outlives nothing: its connection forgets it */
+    cln = NULL;
+    if (!ctx->keep) {
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            return PRT_E_INTERNAL;
+        }
+    }
+
+    err = (eng->state == NGX_HTTP_PATTERN_RT_CONNECTING)
+          ? ngx_http_pattern_rt_hold(eng, ctx, type, payload, len)
+          : ngx_http_pattern_rt_submit(eng, ctx, type, payload, len);
+    if (err != PRT_OK) {
+        return err;
+    }
+
     if (cln) {
         cln->handler = ngx_http_pattern_rt_cleanup;
         cln->data = ctx;
@@ -634,6 +773,15 @@ ngx_http_pattern_rt_release_id(ngx_http_pattern_rt_engine_t *eng,
     ngx_http_pattern_rt_ctx_t *ctx)
 {
     uint32_t  index;
+
+    if (ctx->held) {
+        ngx_http_pattern_rt_unhold(eng, ctx);
+
+        if (ctx->timeout.timer_set) {
+            ngx_del_timer(&ctx->timeout);
+        }
+        return;
+    }
 
     if (!ctx->waiting) {
         return;
@@ -701,18 +849,8 @@ ngx_http_pattern_rt_timeout_handler(ngx_event_t *ev)
     }
 
     ngx_http_pattern_rt_release_id(pmcf->engine, ctx);
-
-    if (ctx->keep) {
-        ctx->status = 504;
-        ctx->body_len = 0;
-        (void) ctx->done(r, ctx);
-        return;
-    }
-
-    ngx_http_pattern_rt_finish(r,
-        ngx_http_pattern_rt_send_error(r, PRT_E_TIMEOUT,
-                                       "engine did not answer in time",
-                                       NULL));
+    ngx_http_pattern_rt_fail(ctx, PRT_E_TIMEOUT,
+                             "engine did not answer in time");
 }
 
 

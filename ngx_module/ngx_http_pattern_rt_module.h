@@ -102,7 +102,13 @@ struct ngx_http_pattern_rt_ctx_s {
     size_t                          body_len;
     size_t                          body_got;
 
-    unsigned                        waiting:1;
+    ngx_queue_t                     held_link;       /* before the hello */
+    u_char                         *held_payload;
+    size_t                          held_len;
+    uint16_t                        held_type;
+
+    unsigned                        waiting:1;       /* sent, id pending */
+    unsigned                        held:1;          /* waits for the hello */
     unsigned                        keep:1;          /* a WebSocket call:
                                                         done() only, the
                                                         request goes on */
@@ -143,6 +149,8 @@ struct ngx_http_pattern_rt_engine_s {
     ngx_msec_t                      connected_at;
 
     ngx_http_pattern_rt_ctx_t     **pending;         /* by id & 0xffff */
+    ngx_queue_t                     held;            /* before the hello */
+    ngx_uint_t                      nheld;
     uint32_t                       *free_ids;
     ngx_uint_t                      nfree;
     uint32_t                        generation;

@@ -7,11 +7,14 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "clock/nytime.h"
 #include "core/log.h"
+#include "core/path.h"
 #include "pattern_rt_msg.h"
 
 static void
@@ -140,6 +143,7 @@ typedef struct {
     prt_engine_t   *e;
     prt_reply_t     to;
     prt_index_t    *loaded;
+    int             missing;          /* no `current` generation at all */
     char            err[512];
 } reload_task_t;
 
@@ -148,10 +152,15 @@ reload_run(prt_task_t *task)
 {
     reload_task_t  *t = (reload_task_t *) task;
 
+    char  current[PATH_MAX];
+
     if (prt_index_open(t->e->index_dir, t->e->conf.nprobe, &t->loaded,
                        t->err, sizeof(t->err)) != 0)
     {
         t->loaded = NULL;
+        t->missing = prt_fmt(current, sizeof(current), "%s/current",
+                             t->e->index_dir) == 0
+                     && access(current, F_OK) != 0;
     }
 }
 
@@ -165,9 +174,14 @@ reload_done(prt_task_t *task)
 
     e->reloading = 0;
     if (t->loaded == NULL) {
+        /* the details (paths, FAISS's own words) are for the operator */
         prt_error("index reload refused, the loaded index stays: %s",
                   t->err);
-        prt_api_error(e, &t->to, PRT_E_INDEX, t->err, NULL);
+        prt_api_error(e, &t->to, PRT_E_INDEX, t->missing
+                      ? "no index has been built: run build-index, then "
+                        "reload"
+                      : "the index on disk is missing or broken; the loaded "
+                        "index stays (details in the engine log)", NULL);
         free(t);
         return;
     }
