@@ -80,7 +80,10 @@ check_symbol(prt_scan_chunk_t *c, size_t i, prt_query_window_t *w,
     char          reason[160];
 
     err = prt_window_latest(c->bars, sym, scan, w, reason, sizeof(reason));
-    if (err == PRT_OK) {
+
+    /* stale data is E_NO_DATA whatever its window looks like (SPEC 4):
+     * bar_time is known as soon as a latest bar was found */
+    if (err == PRT_OK || err == PRT_E_WINDOW) {
         age = scan - (w->bar_time + 60) * 1000;
         if (age > c->max_staleness_ms) {
             snprintf(reason, sizeof(reason), "latest bar of %s ended %lld s "
@@ -88,10 +91,11 @@ check_symbol(prt_scan_chunk_t *c, size_t i, prt_query_window_t *w,
                      (long long) (age / 1000),
                      (long long) (c->max_staleness_ms / 1000));
             err = PRT_E_NO_DATA;
-        } else if (!(w->info.c29 > 0) || !isfinite(w->info.c29)) {
-            snprintf(reason, sizeof(reason), "no usable price for %s", sym);
-            err = PRT_E_PRICE;
         }
+    }
+    if (err == PRT_OK && (!(w->info.c29 > 0) || !isfinite(w->info.c29))) {
+        snprintf(reason, sizeof(reason), "no usable price for %s", sym);
+        err = PRT_E_PRICE;
     }
     if (err != PRT_OK) {
         add_failure(c, i, err == PRT_E_INTERNAL ? PRT_E_NO_DATA : err, ms,
