@@ -11,6 +11,7 @@
 #include "clock/calendar.h"
 #include "data/gen.h"
 #include "engine.h"
+#include "feed/replay.h"
 #include "index/build.h"
 
 typedef struct {
@@ -27,6 +28,9 @@ static const prt_command_t commands[] = {
       "flat files -> bar store + a new index generation" },
     { "update-index", prt_update_index_command,
       "append the days after the last indexed one (no retraining)" },
+    { "replay", prt_replay_command,
+      "post flat-file bars through nginx (the live path); with --scan a "
+      "walk-forward backtest" },
     { "token", prt_token_command,
       "mint an auth token: --secret-file F --scope read[,feed,admin] --ttl 1h" },
     { "calendar", prt_calendar_command,

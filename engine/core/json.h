@@ -1,7 +1,8 @@
 /*
  * JSON writer for response bodies and events, on yajl's generator (yajl
- * checks nesting and escapes strings). Numbers are written in the shortest
- * form that reads back to the same double; NaN and infinities become null.
+ * checks nesting and escapes strings). Numbers are written with 15
+ * significant digits (decimal inputs print back exactly); NaN and
+ * infinities become null.
  * Errors are sticky: check prt_json_failed() once at the end.
  */
 #ifndef PRT_JSON_H

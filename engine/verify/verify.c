@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock/calendar.h"
 #include "clock/nytime.h"
 #include "core/log.h"
 #include "engine.h"
@@ -89,12 +90,11 @@ by_symbol_day(const void *a, const void *b)
     return (x->bar_time > y->bar_time) - (x->bar_time < y->bar_time);
 }
 
-/* The bars of one (symbol, day) and the symbol's newest bar start. */
+/* The bars of one (symbol, day). */
 typedef struct {
     char        symbol[PRT_SYMBOL_SIZE];
     prt_day_t   day;
     int         n;
-    int64_t     newest_ms;
     prt_bar_t   bars[PRT_BS_DAY_BARS];
 } day_cache_t;
 
@@ -102,20 +102,43 @@ static int
 load_day(prt_barstore_t *bs, MDB_txn *txn, const prt_pred_rec_t *p,
     day_cache_t *c)
 {
-    prt_bs_latest_t  latest;
-    int              rc;
-
     memcpy(c->symbol, p->symbol, PRT_SYMBOL_SIZE);
     c->day = (prt_day_t) prt_ny_day_of_utc(p->bar_time);
     c->n = prt_barstore_get_day(bs, txn, p->symbol, c->day, c->bars,
                                 PRT_BS_DAY_BARS);
-    rc = prt_barstore_latest(bs, txn, p->symbol, &latest);
-    if (c->n < 0 || rc < 0) {
-        return -1;
+    return c->n < 0 ? -1 : 0;
+}
+
+/*
+ * Due (SPEC 6): a bar starting at or after t+h has arrived, i.e. it has
+ * ended by the clock (a store filled ahead of a replay's clock holds bars
+ * that have not "arrived" yet), or the clock passed t+h+grace. When t+h is
+ * after the day's session end, no bar of that day can come: due once the
+ * clock reaches the session's end.
+ */
+static int
+is_due(const pass_t *t, const day_cache_t *c, const prt_pred_rec_t *p,
+    int u)
+{
+    prt_trading_day_t  td;
+    int64_t            day_start = prt_ny_day_start_utc(c->day);
+    int64_t            day_end_ms;
+
+    prt_calendar_day(c->day, &td);
+    day_end_ms = (day_start + (int64_t) td.post_close * 60) * 1000;
+    if (p->due_ms > day_end_ms) {
+        return t->now_ms >= day_end_ms;
     }
-    c->newest_ms = rc == 0 ? INT64_MIN
-                 : (prt_ny_day_start_utc(latest.day)
-                    + (int64_t) latest.minute * 60) * 1000;
+    if (t->now_ms >= p->due_ms + t->grace_ms) {
+        return 1;
+    }
+    for (int i = c->n - 1; i >= 0 && c->bars[i].minute >= u; i--) {
+        if ((day_start + (int64_t) c->bars[i].minute * 60 + 60) * 1000
+            <= t->now_ms)
+        {
+            return 1;
+        }
+    }
     return 0;
 }
 
@@ -127,7 +150,7 @@ verify_one(pass_t *t, const day_cache_t *c, prt_pred_rec_t *p)
     int      u = (int) ((p->bar_time - day_start) / 60) + p->horizon;
     double   price;
 
-    if (c->newest_ms < p->due_ms && t->now_ms < p->due_ms + t->grace_ms) {
+    if (!is_due(t, c, p, u)) {
         return 0;                       /* wait for the bar, or for grace */
     }
 
