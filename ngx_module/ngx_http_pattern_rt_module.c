@@ -555,7 +555,7 @@ ngx_http_pattern_rt_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               10000);
     ngx_conf_merge_ptr_value(conf->cors_origins, prev->cors_origins, NULL);
     ngx_conf_merge_size_value(conf->ws_max_message, prev->ws_max_message,
-                              64 * 1024);
+                              16 * 1024);
     ngx_conf_merge_size_value(conf->ws_max_output, prev->ws_max_output,
                               8 * 1024 * 1024);
     ngx_conf_merge_uint_value(conf->ws_max_frames, prev->ws_max_frames, 4096);

@@ -101,8 +101,8 @@ struct ngx_http_pattern_rt_ws_s {
     size_t                          out_bytes;
     ngx_uint_t                      out_frames;
 
-    ngx_http_pattern_rt_ws_parser_t parser;
-    u_char                         *rbuf;
+    ngx_http_pattern_rt_ws_parser_t parser;         /* msg: on first use */
+    u_char                         *rbuf;           /* the hub's */
     size_t                          rpos, rlast;
 
     ngx_event_t                     ping;           /* interval timer */
@@ -123,6 +123,9 @@ struct ngx_http_pattern_rt_ws_hub_s {
     ngx_queue_t                     conns;
     ngx_uint_t                      nconns;
     ngx_event_t                     exit_check;
+    u_char                         *rbuf;           /* every read is parsed
+                                                       at once: one buffer
+                                                       serves all */
 
     ngx_uint_t                      accepted;
     ngx_uint_t                      refused;
@@ -476,6 +479,11 @@ ngx_http_pattern_rt_ws_init_process(ngx_cycle_t *cycle,
     }
 
     ngx_queue_init(&hub->conns);
+
+    hub->rbuf = ngx_palloc(cycle->pool, NGX_HTTP_PATTERN_RT_WS_READ);
+    if (hub->rbuf == NULL) {
+        return NGX_ERROR;
+    }
 
     /* cancelable: while connections are open their own timers keep the
      * worker alive long enough for this check to close them */
@@ -1011,6 +1019,20 @@ ngx_http_pattern_rt_ws_parse(ngx_http_pattern_rt_ws_t *ws)
     ngx_http_pattern_rt_ws_parser_t   *p;
 
     p = &ws->parser;
+
+    /* the message buffer only once the client sends something: an idle
+     * subscriber costs no more than its connection */
+    if (p->msg == NULL) {
+        u_char  *msg = ngx_palloc(ws->request->pool, ws->conf->ws_max_message);
+
+        if (msg == NULL) {
+            ngx_http_pattern_rt_ws_close(ws,
+                                         NGX_HTTP_PATTERN_RT_WS_CLOSE_INTERNAL,
+                                         "out of memory");
+            return NGX_ERROR;
+        }
+        ngx_http_pattern_rt_ws_parser_init(p, msg, ws->conf->ws_max_message);
+    }
 
     while (ws->rpos < ws->rlast && !ws->done) {
 
@@ -1603,14 +1625,7 @@ ngx_http_pattern_rt_ws_start(ngx_http_request_t *r,
     ws->request = r;
     ws->eng = eng;
     ws->conf = plcf;
-    ws->rbuf = ngx_palloc(r->pool, NGX_HTTP_PATTERN_RT_WS_READ);
-    ws->parser.msg = ngx_palloc(r->pool, plcf->ws_max_message);
-    if (ws->rbuf == NULL || ws->parser.msg == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_http_pattern_rt_ws_parser_init(&ws->parser, ws->parser.msg,
-                                       plcf->ws_max_message);
+    ws->rbuf = eng->ws_hub->rbuf;
     ngx_queue_init(&ws->subs);
     ngx_queue_init(&ws->out);
     ngx_queue_insert_tail(&eng->ws_hub->conns, &ws->in_hub);
