@@ -173,6 +173,21 @@ prt_json_null(prt_json_t *j)
     json_check(j, yajl_gen_null(j->gen));
 }
 
+int
+prt_format_time_json(char *buf, int64_t utc_ms)
+{
+    int  n;
+
+    buf[0] = '"';
+    n = prt_format_utc_iso(utc_ms, buf + 1, 30);
+    if (n < 0) {
+        memcpy(buf, "null", 4);
+        return 4;
+    }
+    buf[n + 1] = '"';
+    return n + 2;
+}
+
 void
 prt_json_time(prt_json_t *j, int64_t utc_ms)
 {

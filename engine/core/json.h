@@ -57,4 +57,8 @@ void prt_json_error(prt_json_t *j, const char *code, const char *message,
 
 int prt_format_double(double v, char *buf, size_t len);
 
+/* "2026-11-21T14:30:00.123Z" with its quotes into buf (32 bytes); the
+ * length written */
+int prt_format_time_json(char *buf, int64_t utc_ms);
+
 #endif

@@ -194,24 +194,17 @@ prt_events_next_seq(prt_events_t *ev)
 }
 
 void
-prt_events_publish(prt_events_t *ev, uint8_t stream, uint8_t kind,
-    int coalesce, const uint8_t *job_id, uint64_t seq, prt_json_t *event)
+prt_events_publish_text(prt_events_t *ev, uint8_t stream, uint8_t kind,
+    int coalesce, const uint8_t *job_id, uint64_t seq, const char *json,
+    size_t len)
 {
     prt_event_hdr_t   hdr;
-    const char       *body;
-    size_t            len;
     uint8_t          *buf;
     stream_t         *s;
 
-    body = prt_json_body(event, &len);
-    if (prt_json_failed(event)) {
-        prt_error("rendering an event failed");
-        return;
-    }
-
     s = stream_find(ev, stream, job_id, 1);
     if (s) {
-        history_add(ev, s, seq, body, len);
+        history_add(ev, s, seq, json, len);
     }
 
     buf = malloc(sizeof(hdr) + len);
@@ -227,11 +220,54 @@ prt_events_publish(prt_events_t *ev, uint8_t stream, uint8_t kind,
         prt_job_id_format(job_id, hdr.job_id);
     }
     memcpy(buf, &hdr, sizeof(hdr));
-    memcpy(buf + sizeof(hdr), body, len);
+    memcpy(buf + sizeof(hdr), json, len);
     (void) prt_server_publish(ev->e->server, PRT_MSG_EVENT, buf,
                               sizeof(hdr) + len);
     ev->published++;
     free(buf);
+}
+
+void
+prt_events_publish(prt_events_t *ev, uint8_t stream, uint8_t kind,
+    int coalesce, const uint8_t *job_id, uint64_t seq, prt_json_t *event)
+{
+    const char  *body;
+    size_t       len;
+
+    body = prt_json_body(event, &len);
+    if (prt_json_failed(event)) {
+        prt_error("rendering an event failed");
+        return;
+    }
+    prt_events_publish_text(ev, stream, kind, coalesce, job_id, seq, body,
+                            len);
+}
+
+void
+prt_events_publish_tail(prt_events_t *ev, uint8_t stream, uint8_t kind,
+    const char *type, const uint8_t *job_id, const char *tail, size_t len)
+{
+    char      head[192], id[PRT_JOB_ID_SIZE], *json;
+    uint64_t  seq = prt_events_next_seq(ev);
+    int       n;
+
+    prt_job_id_format(job_id, id);
+    n = snprintf(head, sizeof(head), "{\"type\":\"%s\",\"job_id\":\"%s\","
+                 "\"seq\":%llu,\"timestamp\":", type, id,
+                 (unsigned long long) seq);
+    json = malloc((size_t) n + 64 + len);
+    if (json == NULL || n <= 0 || (size_t) n >= sizeof(head)) {
+        free(json);
+        return;
+    }
+    memcpy(json, head, (size_t) n);
+    n += prt_format_time_json(json + n, (int64_t) prt_wall_ms());
+    json[n++] = ',';
+    memcpy(json + n, tail, len);
+    prt_events_publish_text(ev, stream, kind, 0,
+                            stream == PRT_STREAM_JOB ? job_id : NULL, seq,
+                            json, (size_t) n + len);
+    free(json);
 }
 
 

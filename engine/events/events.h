@@ -38,6 +38,19 @@ uint64_t prt_events_next_seq(prt_events_t *ev);
 void prt_events_publish(prt_events_t *ev, uint8_t stream, uint8_t kind,
     int coalesce, const uint8_t *job_id, uint64_t seq, prt_json_t *event);
 
+/* The same with the JSON text already rendered. */
+void prt_events_publish_text(prt_events_t *ev, uint8_t stream, uint8_t kind,
+    int coalesce, const uint8_t *job_id, uint64_t seq, const char *json,
+    size_t len);
+
+/*
+ * An event whose body was rendered elsewhere (a worker thread): tail is a
+ * JSON object without its opening brace; the type, job_id, a new seq and
+ * the timestamp go in front of it here.
+ */
+void prt_events_publish_tail(prt_events_t *ev, uint8_t stream, uint8_t kind,
+    const char *type, const uint8_t *job_id, const char *tail, size_t len);
+
 void prt_events_stats_json(prt_events_t *ev, prt_json_t *j);
 
 #endif

@@ -29,6 +29,14 @@ struct prt_verifier_s {
     int64_t         last_clock_ms;
 };
 
+/* The text of one prediction's events, rendered on the worker: JSON
+ * objects without their opening brace (see prt_events_publish_tail). */
+typedef struct {
+    size_t   off;
+    size_t   verification_len;
+    size_t   price_len;                   /* 0: no final price_update */
+} tails_t;
+
 typedef struct {
     prt_task_t        task;
     prt_verifier_t   *v;
@@ -41,7 +49,12 @@ typedef struct {
     prt_pred_list_t   out;            /* verified or unverifiable */
     int               full;           /* the pass stopped at its limit */
     int               rc;
+    char              err[256];
     uint64_t          us;
+    tails_t          *tails;          /* one per out */
+    char             *text;
+    size_t            text_len;
+    size_t            text_cap;
 } pass_t;
 
 static void verifier_start(prt_verifier_t *v);
@@ -153,6 +166,7 @@ verify_one(pass_t *t, const day_cache_t *c, prt_pred_rec_t *p)
     if (!is_due(t, c, p, u)) {
         return 0;                       /* wait for the bar, or for grace */
     }
+    p->verified_at_ms = t->now_ms;
 
     price = c->n > 0 ? prt_close_at(c->bars, (size_t) c->n, u) : NAN;
     if (!(price > 0) || !isfinite(price) || !(p->price_at_scan > 0)) {
@@ -201,6 +215,105 @@ verify_txn(MDB_txn *txn, void *arg)
     return rc;
 }
 
+static int
+text_append(pass_t *t, prt_json_t *j, size_t *len)
+{
+    const char  *body = prt_json_body(j, len);
+
+    if (prt_json_failed(j) || *len < 2) {
+        return -1;
+    }
+    body++;                             /* the tail: no opening brace */
+    (*len)--;
+    if (t->text_len + *len > t->text_cap) {
+        size_t  cap = (t->text_cap ? t->text_cap * 2 : 65536) + *len;
+        char   *text = realloc(t->text, cap);
+
+        if (text == NULL) {
+            return -1;
+        }
+        t->text = text;
+        t->text_cap = cap;
+    }
+    memcpy(t->text + t->text_len, body, *len);
+    t->text_len += *len;
+    return 0;
+}
+
+static void
+render_verification(prt_json_t *j, const prt_pred_rec_t *p)
+{
+    prt_json_open(j);
+    prt_json_kuint(j, "prediction_id", p->id);
+    prt_json_kstr(j, "symbol", p->symbol);
+    prt_json_knum(j, "actual_return", p->actual_return);
+    if (p->status == PRT_PRED_VERIFIED) {
+        prt_json_kbool(j, "was_correct", p->was_correct == 1);
+    } else {
+        prt_json_knull(j, "was_correct");
+    }
+    prt_json_knum(j, "pnl", p->pnl);
+    prt_json_ktime(j, "verified_at", p->verified_at_ms);
+    prt_json_key(j, "data");
+    prt_render_result(j, p);
+    prt_json_close(j);
+}
+
+/* The last price_update of a prediction: its horizon is reached. */
+static void
+render_final_price(prt_json_t *j, const prt_pred_rec_t *p)
+{
+    prt_json_open(j);
+    prt_json_key(j, "price_update");
+    prt_json_open(j);
+    prt_json_kuint(j, "prediction_id", p->id);
+    prt_json_kstr(j, "symbol", p->symbol);
+    prt_json_knum(j, "current_price", p->price_at_horizon);
+    prt_json_knum(j, "unrealized_return", p->actual_return);
+    prt_json_knum(j, "unrealized_pnl", p->pnl);
+    prt_json_kbool(j, "is_currently_correct", p->was_correct == 1);
+    prt_json_kint(j, "minutes_remaining", 0);
+    prt_json_ktime(j, "timestamp", p->verified_at_ms);
+    prt_json_close(j);
+    prt_json_close(j);
+}
+
+/* Renders here so that the loop thread only copies text into the rings:
+ * a pass of 100000 verifications would otherwise stall it for seconds. */
+static int
+render_tails(pass_t *t)
+{
+    prt_json_t  j;
+    int         rc = 0;
+
+    t->tails = calloc(t->out.n, sizeof(*t->tails));
+    if (t->tails == NULL || prt_json_init(&j) != 0) {
+        return -1;
+    }
+    for (size_t i = 0; rc == 0 && i < t->out.n; i++) {
+        const prt_pred_rec_t  *p = &t->out.v[i];
+        tails_t               *tl = &t->tails[i];
+
+        tl->off = t->text_len;
+        prt_json_reset(&j);
+        render_verification(&j, p);
+        rc = text_append(t, &j, &tl->verification_len);
+        if (rc == 0 && p->status == PRT_PRED_VERIFIED) {
+            prt_json_reset(&j);
+            render_final_price(&j, p);
+            rc = text_append(t, &j, &tl->price_len);
+        }
+    }
+    prt_json_free(&j);
+    return rc;
+}
+
+/*
+ * Reads what is due, verifies it, stores it and renders its events, all
+ * off the loop thread. The store's writes are serialised by LMDB; a chunk
+ * commit on the loop thread waits at most for this one transaction, whose
+ * size verify_batch bounds.
+ */
 static void
 pass_run(prt_task_t *task)
 {
@@ -213,78 +326,40 @@ pass_run(prt_task_t *task)
         qsort(t->due.v, t->due.n, sizeof(*t->due.v), by_symbol_day);
         t->rc = prt_barstore_read(t->bars, verify_txn, t);
     }
+    if (t->rc == 0 && t->out.n) {
+        t->rc = prt_store_verify(t->store, t->out.v, t->out.n);
+    }
+    if (t->rc != 0) {
+        snprintf(t->err, sizeof(t->err), "%s", prt_kv_errmsg());
+    } else if (t->out.n && render_tails(t) != 0) {
+        t->rc = -1;
+        snprintf(t->err, sizeof(t->err), "out of memory rendering events");
+    }
     t->us = now_us() - t0;
 }
 
 
-/* ---- events and commit (loop thread) -------------------------------------- */
+/* ---- events (loop thread) ----------------------------------------------- */
 
 static void
-verification_event(prt_engine_t *e, const prt_pred_rec_t *p, uint8_t stream)
+publish_tails(prt_engine_t *e, const prt_pred_rec_t *p, const char *text,
+    const tails_t *tl)
 {
-    prt_json_t  j;
-    uint64_t    seq = prt_events_next_seq(e->events);
-    char        id[PRT_JOB_ID_SIZE];
+    const char  *v = text + tl->off, *price = v + tl->verification_len;
 
-    if (prt_json_init(&j) != 0) {
-        return;
+    prt_events_publish_tail(e->events, PRT_STREAM_JOB, PRT_EVENT_VERIFICATION,
+                            "verification", p->job, v, tl->verification_len);
+    prt_events_publish_tail(e->events, PRT_STREAM_VERIFICATIONS,
+                            PRT_EVENT_VERIFICATION, "verification", p->job, v,
+                            tl->verification_len);
+    if (tl->price_len) {
+        prt_events_publish_tail(e->events, PRT_STREAM_JOB,
+                                PRT_EVENT_PRICE_UPDATE, "price_update",
+                                p->job, price, tl->price_len);
+        prt_events_publish_tail(e->events, PRT_STREAM_PRICES,
+                                PRT_EVENT_PRICE_UPDATE, "price_update",
+                                p->job, price, tl->price_len);
     }
-    prt_job_id_format(p->job, id);
-    prt_json_open(&j);
-    prt_json_kstr(&j, "type", "verification");
-    prt_json_kstr(&j, "job_id", id);
-    prt_json_kuint(&j, "seq", seq);
-    prt_json_ktime(&j, "timestamp", (int64_t) prt_wall_ms());
-    prt_json_kuint(&j, "prediction_id", p->id);
-    prt_json_kstr(&j, "symbol", p->symbol);
-    prt_json_knum(&j, "actual_return", p->actual_return);
-    if (p->status == PRT_PRED_VERIFIED) {
-        prt_json_kbool(&j, "was_correct", p->was_correct == 1);
-    } else {
-        prt_json_knull(&j, "was_correct");
-    }
-    prt_json_knum(&j, "pnl", p->pnl);
-    prt_json_ktime(&j, "verified_at", p->verified_at_ms);
-    prt_json_key(&j, "data");
-    prt_render_result(&j, p);
-    prt_json_close(&j);
-    prt_events_publish(e->events, stream, PRT_EVENT_VERIFICATION, 0,
-                     stream == PRT_STREAM_JOB ? p->job : NULL, seq, &j);
-    prt_json_free(&j);
-}
-
-/* The last price_update of a prediction: its horizon is reached. */
-static void
-final_price_event(prt_engine_t *e, const prt_pred_rec_t *p, uint8_t stream)
-{
-    prt_json_t  j;
-    uint64_t    seq = prt_events_next_seq(e->events);
-    char        id[PRT_JOB_ID_SIZE];
-
-    if (p->status != PRT_PRED_VERIFIED || prt_json_init(&j) != 0) {
-        return;
-    }
-    prt_job_id_format(p->job, id);
-    prt_json_open(&j);
-    prt_json_kstr(&j, "type", "price_update");
-    prt_json_kstr(&j, "job_id", id);
-    prt_json_kuint(&j, "seq", seq);
-    prt_json_ktime(&j, "timestamp", (int64_t) prt_wall_ms());
-    prt_json_key(&j, "price_update");
-    prt_json_open(&j);
-    prt_json_kuint(&j, "prediction_id", p->id);
-    prt_json_kstr(&j, "symbol", p->symbol);
-    prt_json_knum(&j, "current_price", p->price_at_horizon);
-    prt_json_knum(&j, "unrealized_return", p->actual_return);
-    prt_json_knum(&j, "unrealized_pnl", p->pnl);
-    prt_json_kbool(&j, "is_currently_correct", p->was_correct == 1);
-    prt_json_kint(&j, "minutes_remaining", 0);
-    prt_json_ktime(&j, "timestamp", p->verified_at_ms);
-    prt_json_close(&j);
-    prt_json_close(&j);
-    prt_events_publish(e->events, stream, PRT_EVENT_PRICE_UPDATE, 0,
-                       stream == PRT_STREAM_JOB ? p->job : NULL, seq, &j);
-    prt_json_free(&j);
 }
 
 static void
@@ -301,15 +376,9 @@ pass_done(prt_task_t *task)
     v->max_pass_us = t->us > v->max_pass_us ? t->us : v->max_pass_us;
     v->last_clock_ms = t->now_ms;
 
-    /* recorded now: bars that arrived during the pass made them due */
-    for (size_t i = 0; i < t->out.n; i++) {
-        t->out.v[i].verified_at_ms = prt_clock_now_ms(&e->clock);
-    }
-
     if (t->rc != 0) {
-        prt_error("verification pass: %s", prt_kv_errmsg());
-    } else if (t->out.n && prt_store_verify(e->store, t->out.v, t->out.n) != 0) {
-        prt_error("storing %zu verifications: %s", t->out.n, prt_kv_errmsg());
+        /* nothing was stored: the same predictions are due next pass */
+        prt_error("verification pass: %s", t->err);
     } else {
         /* stored first, then told (SPEC 6) */
         for (size_t i = 0; i < t->out.n; i++) {
@@ -320,10 +389,7 @@ pass_done(prt_task_t *task)
             } else {
                 v->unverifiable++;
             }
-            verification_event(e, p, PRT_STREAM_JOB);
-            verification_event(e, p, PRT_STREAM_VERIFICATIONS);
-            final_price_event(e, p, PRT_STREAM_JOB);
-            final_price_event(e, p, PRT_STREAM_PRICES);
+            publish_tails(e, p, t->text, &t->tails[i]);
         }
         if (t->out.n) {
             prt_debug("verified %zu predictions (%zu checked) in %llu us",
@@ -337,6 +403,8 @@ pass_done(prt_task_t *task)
     }
     prt_pred_list_free(&t->due);
     prt_pred_list_free(&t->out);
+    free(t->tails);
+    free(t->text);
     free(t);
 }
 
