@@ -7,7 +7,8 @@
  * and range the same way for both sources; the endpoint then checks what
  * involves several fields and fills its binary request. Query strings never
  * allocate (values are decoded into fixed buffers); JSON bodies cost one
- * copy of the body from the caller's allocator plus yajl's own tree.
+ * copy of the body from the caller's allocator plus yajl's own tree, but
+ * for the feed's batches of bars, which are read as a stream of events.
  */
 
 #include <math.h>
@@ -20,6 +21,7 @@
 #define PCRE2_CODE_UNIT_WIDTH  8
 #endif
 #include <pcre2.h>
+#include <yajl/yajl_parse.h>
 #include <yajl/yajl_tree.h>
 
 #include "clock/nytime.h"
@@ -503,15 +505,30 @@ typedef struct {
 } field_value_t;
 
 
+/* name is key[0..len) (key may hold NUL bytes); most names differ at
+ * their first byte, which is where this loop stops */
+static int
+name_is(const char *name, const char *key, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        if (name[i] == '\0' || name[i] != key[i]) {
+            return 0;
+        }
+    }
+
+    return name[len] == '\0';
+}
+
+
 static size_t
 find_field(const field_spec_t *specs, size_t n, const char *key, size_t len)
 {
     size_t  j;
 
     for (j = 0; j < n; j++) {
-        if (strlen(specs[j].name) == len
-            && memcmp(specs[j].name, key, len) == 0)
-        {
+        if (name_is(specs[j].name, key, len)) {
             return j;
         }
     }
@@ -2007,101 +2024,473 @@ bar_values_check(const prt_bar_event_t *b, char reason[PRT_REASON_SIZE])
 }
 
 
+/*
+ * The batch is read with yajl's event parser, not its tree: a feed posts
+ * thousands of events a minute, and a tree costs a dozen allocations per
+ * event (SPEC 8's ingest target). The reader keeps what json_read_object
+ * keeps for one object and applies the same rules in the same order:
+ * unknown, duplicate and mistyped fields in key order, then the required
+ * ones, then ev, sym and the values.
+ */
+
+#define BAR_NUMBER_MAX  127     /* longer number text is refused */
+
+typedef enum {
+    BV_NULL, BV_BOOL, BV_NUMBER, BV_STRING, BV_OBJECT, BV_ARRAY
+} bar_value_type_t;
+
+typedef struct {
+    prt_parser_t        *parser;
+    prt_parse_error_t   *err;           /* what rejects the whole body */
+    uint32_t             max_events;
+    size_t               elements;      /* batch elements started */
+    unsigned             depth;         /* 1: in the batch, 2: in an event */
+    unsigned             in_event:1;
+    unsigned             rejected:1;    /* the event has its reason */
+    unsigned             failed:1;      /* the body is refused */
+    size_t               field;         /* of the next value */
+
+    /* the event being read */
+    uint8_t              seen[BA_COUNT];
+    uint8_t              present[BA_COUNT];
+    prt_bar_event_t      event;
+    char                 ev[SHOW_SIZE];
+    size_t               ev_len;
+    char                 sym[SHOW_SIZE];
+    size_t               sym_len;
+    char                 reason[PRT_REASON_SIZE];
+
+    prt_bar_event_t     *events;
+    size_t               nevents, events_cap;
+    prt_bar_reject_t    *rejects;
+    size_t               nrejects, rejects_cap;
+} bars_reader_t;
+
+
+/* rc: the req_fail() that set r->err; 0 stops yajl */
 static int
-bar_event_read(prt_parser_t *p, yajl_val j, prt_bar_event_t *b,
-    char reason[PRT_REASON_SIZE])
+bars_fail(bars_reader_t *r, int rc)
 {
-    char               shown[SHOW_SIZE];
-    field_value_t      v[BA_COUNT];
-    prt_parse_error_t  e;
-
-    if (!YAJL_IS_OBJECT(j)) {
-        return bar_reject(reason, "event is not a JSON object");
-    }
-
-    if (json_read_object(j, bar_fields, BA_COUNT, v, &e) != 0) {
-        return bar_reject(reason, "%s", e.message);
-    }
-
-    if (strcmp(v[BA_EV].s, "AM") != 0) {
-        return bar_reject(reason, "ev must be \"AM\" (got \"%s\")",
-                          show(shown, v[BA_EV].s, v[BA_EV].len));
-    }
-
-    if (!prt_req_symbol_valid(p, v[BA_SYM].s, v[BA_SYM].len)) {
-        return bar_reject(reason, "sym \"%s\" is not a valid symbol",
-                          show(shown, v[BA_SYM].s, v[BA_SYM].len));
-    }
-
-    memcpy(b->symbol, v[BA_SYM].s, v[BA_SYM].len);
-    b->start_ms = v[BA_S].i;
-    b->end_ms = v[BA_E].i;
-    b->open = v[BA_O].d;
-    b->high = v[BA_H].d;
-    b->low = v[BA_L].d;
-    b->close = v[BA_C].d;
-    b->volume = v[BA_V].d;
-
-    return bar_values_check(b, reason);
+    r->failed = (rc != 0);
+    return 0;
 }
 
 
 static int
-bars_from(prt_parser_t *p, const prt_allocator_t *a, yajl_val root,
-    uint32_t max_events, prt_req_bars_t **out, size_t *out_len,
-    prt_parse_error_t *err)
+bars_grow(void **v, size_t *cap, size_t n, size_t size)
 {
-    size_t             i, n, size;
-    prt_bar_event_t   *events, *b;
-    prt_bar_reject_t  *rejects, *r;
-    prt_req_bars_t    *hdr;
+    size_t   c;
+    void    *nv;
 
-    if (!YAJL_IS_ARRAY(root)) {
-        return bad_request(err, NULL, "request body must be a JSON array of "
-                           "Polygon AM events");
+    if (n < *cap) {
+        return 0;
     }
 
-    n = root->u.array.len;
-    if (n > max_events
-        || n > (SIZE_MAX - sizeof(*hdr)) / (sizeof(*events) + sizeof(*rejects)))
+    c = *cap ? *cap * 2 : 256;
+    nv = realloc(*v, c * size);
+    if (nv == NULL) {
+        return -1;
+    }
+
+    *v = nv;
+    *cap = c;
+    return 0;
+}
+
+
+static int
+bars_push_reject(bars_reader_t *r, const char *reason)
+{
+    prt_bar_reject_t  *rj;
+
+    if (bars_grow((void **) &r->rejects, &r->rejects_cap, r->nrejects,
+                  sizeof(*r->rejects)) != 0)
     {
-        return req_fail(err, PRT_E_TOO_LARGE, NULL, "batch has %zu events; "
-                        "the limit is %u", n, max_events);
+        return bars_fail(r, out_of_memory(r->err));
     }
 
-    /* room for every event on both sides; the rejections are moved down
-     * to follow the events once their count is known */
-    size = sizeof(*hdr) + n * (sizeof(*events) + sizeof(*rejects));
-    hdr = a->alloc(a->ctx, size);
-    if (hdr == NULL) {
-        return out_of_memory(err);
+    rj = &r->rejects[r->nrejects++];
+    memset(rj, 0, sizeof(*rj));
+    rj->index = (uint32_t) (r->elements - 1);
+    snprintf(rj->reason, sizeof(rj->reason), "%s", reason);
+    return 1;
+}
+
+
+static int
+bars_push_event(bars_reader_t *r)
+{
+    if (bars_grow((void **) &r->events, &r->events_cap, r->nevents,
+                  sizeof(*r->events)) != 0)
+    {
+        return bars_fail(r, out_of_memory(r->err));
     }
-    memset(hdr, 0, size);
 
-    events = (prt_bar_event_t *) (hdr + 1);
-    rejects = (prt_bar_reject_t *) (events + n);
+    r->event.index = (uint32_t) (r->elements - 1);
+    r->events[r->nevents++] = r->event;
+    return 1;
+}
 
-    for (i = 0; i < n; i++) {
-        b = &events[hdr->nevents];
-        r = &rejects[hdr->nrejected];
 
-        if (bar_event_read(p, root->u.array.values[i], b, r->reason) == 0) {
-            b->index = (uint32_t) i;
-            hdr->nevents++;
-        } else {
-            memset(b, 0, sizeof(*b));
-            r->index = (uint32_t) i;
-            hdr->nrejected++;
+/* A new element of the batch: 1 to read it, 0 past max_events, where
+ * the rest is only counted for the message */
+static int
+bars_element(bars_reader_t *r)
+{
+    r->elements++;
+    r->in_event = 0;
+    r->rejected = 0;
+    return r->elements <= r->max_events;
+}
+
+
+static int
+bars_not_array(bars_reader_t *r)
+{
+    return bars_fail(r, bad_request(r->err, NULL, "request body must be a "
+                                    "JSON array of Polygon AM events"));
+}
+
+
+__attribute__((format(printf, 2, 3)))
+static void
+bars_reject_event(bars_reader_t *r, const char *fmt, ...)
+{
+    va_list  ap;
+
+    if (r->rejected) {
+        return;                         /* the first reason stands */
+    }
+
+    va_start(ap, fmt);
+    vsnprintf(r->reason, sizeof(r->reason), fmt, ap);
+    va_end(ap);
+    r->rejected = 1;
+}
+
+
+/* what a value is, for "(got ...)" (describe_json without a tree) */
+static const char *
+bars_describe(bar_value_type_t type, const char *s, size_t len,
+    char buf[SHOW_SIZE + 2])
+{
+    char  shown[SHOW_SIZE];
+
+    switch (type) {
+    case BV_STRING:
+        snprintf(buf, SHOW_SIZE + 2, "\"%s\"", show(shown, s, len));
+        return buf;
+    case BV_NUMBER:
+    case BV_BOOL:
+        return show(buf, s, len);
+    case BV_OBJECT:
+        return "an object";
+    case BV_ARRAY:
+        return "an array";
+    default:
+        return "null";
+    }
+}
+
+
+static int
+bars_accept(bars_reader_t *r, const field_spec_t *f, bar_value_type_t type,
+    const char *s, size_t len, field_value_t *v)
+{
+    char  text[BAR_NUMBER_MAX + 1], *copy;
+
+    switch (f->kind) {
+
+    case FK_INT:
+        return type == BV_NUMBER ? accept_int(f, s, len, v) : -1;
+
+    case FK_NUM:
+        if (type != BV_NUMBER || len > BAR_NUMBER_MAX) {
+            return -1;
+        }
+        memcpy(text, s, len);
+        text[len] = '\0';
+        return accept_number(f, text, v);
+
+    case FK_STRING:
+        if (type != BV_STRING) {
+            return -1;
+        }
+        /* enough of it to check (symbols are short) or to show */
+        copy = (f == &bar_fields[BA_EV]) ? r->ev : r->sym;
+        memcpy(copy, s, len < SHOW_MAX ? len : SHOW_MAX);
+        v->s = copy;
+        v->len = len;
+        return 0;
+
+    default:
+        return 0;                       /* FK_IGNORED */
+    }
+}
+
+
+/* the value of the current field of an event */
+static void
+bars_field_value(bars_reader_t *r, bar_value_type_t type, const char *s,
+    size_t len)
+{
+    char               shown[SHOW_SIZE + 2];
+    field_value_t      v;
+    prt_parse_error_t  e;
+    const field_spec_t *f;
+
+    if (r->rejected || type == BV_NULL) {
+        return;                         /* null is the same as absent */
+    }
+
+    f = &bar_fields[r->field];
+    if (bars_accept(r, f, type, s, len, &v) != 0) {
+        field_error(f, 0, bars_describe(type, s, len, shown), &e);
+        bars_reject_event(r, "%s", e.message);
+        return;
+    }
+
+    r->present[r->field] = 1;
+
+    switch (r->field) {
+    case BA_EV:  r->ev_len = v.len; break;
+    case BA_SYM: r->sym_len = v.len; break;
+    case BA_V:   r->event.volume = v.d; break;
+    case BA_O:   r->event.open = v.d; break;
+    case BA_C:   r->event.close = v.d; break;
+    case BA_H:   r->event.high = v.d; break;
+    case BA_L:   r->event.low = v.d; break;
+    case BA_S:   r->event.start_ms = v.i; break;
+    case BA_E:   r->event.end_ms = v.i; break;
+    default:     break;
+    }
+}
+
+
+/* a value where a batch element, a field value or nothing is expected */
+static int
+bars_value(bars_reader_t *r, bar_value_type_t type, const char *s,
+    size_t len)
+{
+    switch (r->depth) {
+
+    case 0:
+        return bars_not_array(r);
+
+    case 1:
+        return bars_element(r)
+               ? bars_push_reject(r, "event is not a JSON object") : 1;
+
+    case 2:
+        if (r->in_event) {
+            bars_field_value(r, type, s, len);
+        }
+        return 1;
+
+    default:
+        return 1;                       /* inside a value: already judged */
+    }
+}
+
+
+static void
+bars_event_start(bars_reader_t *r)
+{
+    r->in_event = 1;
+    memset(r->seen, 0, sizeof(r->seen));
+    memset(r->present, 0, sizeof(r->present));
+    memset(&r->event, 0, sizeof(r->event));
+    r->ev_len = 0;
+    r->sym_len = 0;
+}
+
+
+static int
+bars_event_end(bars_reader_t *r)
+{
+    char    shown[SHOW_SIZE];
+    size_t  j;
+
+    r->in_event = 0;
+
+    for (j = 0; j < BA_COUNT && !r->rejected; j++) {
+        if (bar_fields[j].required && !r->present[j]) {
+            bars_reject_event(r, "%s is required%s", bar_fields[j].name,
+                              r->seen[j] ? " (got null)" : "");
         }
     }
 
-    memmove(events + hdr->nevents, rejects,
-            hdr->nrejected * sizeof(*rejects));
+    if (!r->rejected && (r->ev_len != 2 || memcmp(r->ev, "AM", 2) != 0)) {
+        bars_reject_event(r, "ev must be \"AM\" (got \"%s\")",
+                          show(shown, r->ev, r->ev_len));
+    }
+
+    if (!r->rejected && !prt_req_symbol_valid(r->parser, r->sym, r->sym_len))
+    {
+        bars_reject_event(r, "sym \"%s\" is not a valid symbol",
+                          show(shown, r->sym, r->sym_len));
+    }
+
+    if (!r->rejected) {
+        memcpy(r->event.symbol, r->sym, r->sym_len);
+        if (bar_values_check(&r->event, r->reason) != 0) {
+            r->rejected = 1;
+        }
+    }
+
+    return r->rejected ? bars_push_reject(r, r->reason)
+                       : bars_push_event(r);
+}
+
+
+/* ---- yajl's callbacks ---- */
+
+static int
+bars_on_null(void *ctx)
+{
+    return bars_value(ctx, BV_NULL, "null", 4);
+}
+
+
+static int
+bars_on_boolean(void *ctx, int b)
+{
+    return bars_value(ctx, BV_BOOL, b ? "true" : "false", b ? 4 : 5);
+}
+
+
+static int
+bars_on_number(void *ctx, const char *s, size_t len)
+{
+    return bars_value(ctx, BV_NUMBER, s, len);
+}
+
+
+static int
+bars_on_string(void *ctx, const unsigned char *s, size_t len)
+{
+    return bars_value(ctx, BV_STRING, (const char *) s, len);
+}
+
+
+static int
+bars_on_start_map(void *ctx)
+{
+    bars_reader_t  *r = ctx;
+
+    if (r->depth == 1) {
+        if (bars_element(r)) {
+            bars_event_start(r);
+        }
+
+    } else if (!bars_value(r, BV_OBJECT, NULL, 0)) {
+        return 0;
+    }
+
+    r->depth++;
+    return 1;
+}
+
+
+static int
+bars_on_map_key(void *ctx, const unsigned char *key, size_t len)
+{
+    char            shown[SHOW_SIZE];
+    size_t          j;
+    bars_reader_t  *r = ctx;
+
+    if (r->depth != 2 || !r->in_event || r->rejected) {
+        return 1;
+    }
+
+    j = find_field(bar_fields, BA_COUNT, (const char *) key, len);
+
+    if (j == BA_COUNT) {
+        bars_reject_event(r, "unknown field \"%s\"",
+                          show(shown, (const char *) key, len));
+
+    } else if (r->seen[j]) {
+        bars_reject_event(r, "duplicate field \"%s\"",
+                          show(shown, (const char *) key, len));
+    }
+
+    r->field = j;
+    if (j < BA_COUNT) {
+        r->seen[j] = 1;
+    }
+    return 1;
+}
+
+
+static int
+bars_on_end_map(void *ctx)
+{
+    bars_reader_t  *r = ctx;
+
+    r->depth--;
+    return (r->depth == 1 && r->in_event) ? bars_event_end(r) : 1;
+}
+
+
+static int
+bars_on_start_array(void *ctx)
+{
+    bars_reader_t  *r = ctx;
+
+    if (r->depth > 0 && !bars_value(r, BV_ARRAY, NULL, 0)) {
+        return 0;
+    }
+
+    r->depth++;
+    return 1;
+}
+
+
+static int
+bars_on_end_array(void *ctx)
+{
+    bars_reader_t  *r = ctx;
+
+    r->depth--;
+    return 1;
+}
+
+
+static const yajl_callbacks  bars_callbacks = {
+    bars_on_null, bars_on_boolean, NULL, NULL, bars_on_number,
+    bars_on_string, bars_on_start_map, bars_on_map_key, bars_on_end_map,
+    bars_on_start_array, bars_on_end_array
+};
+
+
+/* The message: header, events, rejections, in one allocation. */
+static int
+bars_output(bars_reader_t *r, const prt_allocator_t *a,
+    prt_req_bars_t **out, size_t *out_len)
+{
+    size_t           ev_size, rj_size;
+    prt_req_bars_t  *hdr;
+
+    ev_size = r->nevents * sizeof(prt_bar_event_t);
+    rj_size = r->nrejects * sizeof(prt_bar_reject_t);
+
+    hdr = a->alloc(a->ctx, sizeof(*hdr) + ev_size + rj_size);
+    if (hdr == NULL) {
+        return out_of_memory(r->err);
+    }
+
+    memset(hdr, 0, sizeof(*hdr));
+    hdr->nevents = (uint32_t) r->nevents;
+    hdr->nrejected = (uint32_t) r->nrejects;
+    if (ev_size) {
+        memcpy(hdr + 1, r->events, ev_size);
+    }
+    if (rj_size) {
+        memcpy((char *) (hdr + 1) + ev_size, r->rejects, rj_size);
+    }
 
     *out = hdr;
-    *out_len = sizeof(*hdr) + hdr->nevents * sizeof(*events)
-               + hdr->nrejected * sizeof(*rejects);
-
+    *out_len = sizeof(*hdr) + ev_size + rj_size;
     return 0;
 }
 
@@ -2111,18 +2500,54 @@ prt_req_parse_bars(prt_parser_t *p, const prt_allocator_t *a,
     const char *body, size_t len, uint32_t max_events,
     prt_req_bars_t **out, size_t *out_len, prt_parse_error_t *err)
 {
-    int       rc;
-    yajl_val  root;
+    int             rc;
+    yajl_handle     h;
+    yajl_status     st;
+    unsigned char  *msg;
+    bars_reader_t   r;
 
     *out = NULL;
     *out_len = 0;
 
-    if (json_parse(a, body, len, &root, err) != 0) {
-        return -1;
+    if (body == NULL || len == 0) {
+        return bad_request(err, NULL, "request body is empty");
     }
 
-    rc = bars_from(p, a, root, max_events, out, out_len, err);
-    yajl_tree_free(root);
+    memset(&r, 0, sizeof(r));
+    r.parser = p;
+    r.err = err;
+    r.max_events = max_events;
+
+    /* yajl's own buffers come from malloc, as its tree's did */
+    h = yajl_alloc(&bars_callbacks, NULL, &r);
+    if (h == NULL) {
+        return out_of_memory(err);
+    }
+
+    st = yajl_parse(h, (const unsigned char *) body, len);
+    if (st == yajl_status_ok) {
+        st = yajl_complete_parse(h);
+    }
+
+    if (r.failed) {
+        rc = -1;
+
+    } else if (st != yajl_status_ok) {
+        msg = yajl_get_error(h, 0, NULL, 0);
+        rc = json_syntax_error(msg ? (const char *) msg : "parse error", err);
+        yajl_free_error(h, msg);
+
+    } else if (r.elements > max_events) {
+        rc = req_fail(err, PRT_E_TOO_LARGE, NULL, "batch has %zu events; the "
+                      "limit is %u", r.elements, max_events);
+
+    } else {
+        rc = bars_output(&r, a, out, out_len);
+    }
+
+    yajl_free(h);
+    free(r.events);
+    free(r.rejects);
 
     return rc;
 }
