@@ -334,11 +334,15 @@ ngx_http_pattern_rt_nginx_json(ngx_http_request_t *r, u_char *p)
                         ngx_current_msec - eng->connected_at);
     }
 
-    return ngx_sprintf(p, "\"pending\":%ui,\"connects\":%ui,"
-                       "\"disconnects\":%ui,\"busy\":%ui,\"timeouts\":%ui,"
-                       "\"broadcast_laps\":%ui}",
-                       eng->npending, eng->connects, eng->disconnects,
-                       eng->busy, eng->timeouts, eng->bcast_laps);
+    p = ngx_sprintf(p, "\"pending\":%ui,\"connects\":%ui,"
+                    "\"disconnects\":%ui,\"busy\":%ui,\"timeouts\":%ui,"
+                    "\"broadcast_laps\":%ui",
+                    eng->npending, eng->connects, eng->disconnects,
+                    eng->busy, eng->timeouts, eng->bcast_laps);
+    ngx_http_pattern_rt_ws_stats(eng, &p);
+    *p++ = '}';
+
+    return p;
 }
 
 

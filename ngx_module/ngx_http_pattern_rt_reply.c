@@ -82,6 +82,16 @@ ngx_int_t
 ngx_http_pattern_rt_send_error(ngx_http_request_t *r, prt_error_t code,
     const char *message, const char *field)
 {
+    return ngx_http_pattern_rt_send_error_status(r, 0, code, message, field);
+}
+
+
+/* status 0: the code's own (prt_error_status) */
+ngx_int_t
+ngx_http_pattern_rt_send_error_status(ngx_http_request_t *r,
+    ngx_uint_t status, prt_error_t code, const char *message,
+    const char *field)
+{
     size_t   len;
     u_char  *body, *p;
 
@@ -110,8 +120,9 @@ ngx_http_pattern_rt_send_error(ngx_http_request_t *r, prt_error_t code,
     p = ngx_http_pattern_rt_json_escape(p, message);
     p = ngx_cpymem(p, "\"}", 2);
 
-    return ngx_http_pattern_rt_send_json(r, prt_error_status(code), body,
-                                         p - body);
+    return ngx_http_pattern_rt_send_json(r,
+                                   status ? status : (ngx_uint_t) prt_error_status(code),
+                                   body, p - body);
 }
 
 

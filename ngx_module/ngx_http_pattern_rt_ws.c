@@ -35,6 +35,7 @@
 
 #define NGX_HTTP_PATTERN_RT_WS_GUID  "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define NGX_HTTP_PATTERN_RT_WS_READ  4096
+#define NGX_HTTP_PATTERN_RT_WS_READS 16     /* recv calls per read event */
 #define NGX_HTTP_PATTERN_RT_WS_HELD  1024   /* events held while subscribing */
 
 
@@ -112,6 +113,8 @@ struct ngx_http_pattern_rt_ws_s {
 
     unsigned                        closing:1;      /* our close queued */
     unsigned                        peer_closed:1;  /* theirs received */
+    unsigned                        failed:1;       /* protocol error */
+    unsigned                        shut:1;         /* FIN sent */
     unsigned                        done:1;
 };
 
@@ -135,14 +138,13 @@ struct ngx_http_pattern_rt_ws_hub_s {
 };
 
 
-static ngx_int_t ngx_http_pattern_rt_ws_handshake(ngx_http_request_t *r,
-    ngx_http_pattern_rt_loc_conf_t *plcf, ngx_str_t *accept);
 static void ngx_http_pattern_rt_ws_read(ngx_http_request_t *r);
 static void ngx_http_pattern_rt_ws_write(ngx_http_request_t *r);
 static void ngx_http_pattern_rt_ws_flush(ngx_http_pattern_rt_ws_t *ws);
 static void ngx_http_pattern_rt_ws_close(ngx_http_pattern_rt_ws_t *ws,
     ngx_uint_t code, const char *reason);
 static void ngx_http_pattern_rt_ws_finalize(ngx_http_pattern_rt_ws_t *ws);
+static void ngx_http_pattern_rt_ws_finalize_posted(ngx_event_t *ev);
 static void ngx_http_pattern_rt_ws_cleanup(void *data);
 static ngx_int_t ngx_http_pattern_rt_ws_text(ngx_http_pattern_rt_ws_t *ws,
     const u_char *text, size_t len);
@@ -204,6 +206,14 @@ ngx_http_pattern_rt_frame_raw(const u_char *bytes, size_t len, ngx_log_t *log)
 }
 
 
+static ngx_uint_t
+ngx_http_pattern_rt_ws_over(ngx_http_pattern_rt_ws_t *ws, size_t len)
+{
+    return ws->out_frames >= ws->conf->ws_max_frames
+           || ws->out_bytes + len > ws->conf->ws_max_output;
+}
+
+
 /*
  * Queues a frame for ws. Returns NGX_OK, or NGX_DECLINED when the queue is
  * over its bounds (the caller closes the connection).
@@ -228,10 +238,14 @@ ngx_http_pattern_rt_ws_queue(ngx_http_pattern_rt_ws_t *ws,
         return NGX_OK;
     }
 
-    if (ws->out_frames >= ws->conf->ws_max_frames
-        || ws->out_bytes + f->len > ws->conf->ws_max_output)
-    {
-        return NGX_DECLINED;
+    if (ngx_http_pattern_rt_ws_over(ws, f->len)) {
+        /* a replay queues many frames at once: what the socket takes
+         * now does not count against the reader */
+        ngx_http_pattern_rt_ws_flush(ws);
+
+        if (ws->done || ngx_http_pattern_rt_ws_over(ws, f->len)) {
+            return NGX_DECLINED;
+        }
     }
 
     o = ngx_alloc(sizeof(ngx_http_pattern_rt_out_t), ws->request->connection->log);
@@ -271,15 +285,23 @@ ngx_http_pattern_rt_ws_out_free(ngx_http_pattern_rt_ws_t *ws,
 }
 
 
-/* Sends a JSON text message to one connection (answers, errors, pong). */
+/* Past its queue's bounds: the reader is too slow (or gone quiet). */
 static void
-ngx_http_pattern_rt_ws_send_text(ngx_http_pattern_rt_ws_t *ws,
-    const u_char *text, size_t len)
+ngx_http_pattern_rt_ws_slow(ngx_http_pattern_rt_ws_t *ws)
 {
-    ngx_http_pattern_rt_frame_t  *f;
+    ws->eng->ws_hub->slow_closed++;
+    ngx_log_error(NGX_LOG_INFO, ws->request->connection->log, 0,
+                  "pattern_rt: websocket client too slow, closing");
+    ngx_http_pattern_rt_ws_close(ws, NGX_HTTP_PATTERN_RT_WS_CLOSE_POLICY,
+                                 "slow consumer");
+}
 
-    f = ngx_http_pattern_rt_frame(NGX_HTTP_PATTERN_RT_WS_OP_TEXT, text, len,
-                                  ws->request->connection->log);
+
+/* Queues a frame made elsewhere, closing a reader past its bounds. */
+static void
+ngx_http_pattern_rt_ws_push(ngx_http_pattern_rt_ws_t *ws,
+    ngx_http_pattern_rt_frame_t *f)
+{
     if (f == NULL) {
         ngx_http_pattern_rt_ws_close(ws, NGX_HTTP_PATTERN_RT_WS_CLOSE_INTERNAL,
                                      "out of memory");
@@ -288,11 +310,20 @@ ngx_http_pattern_rt_ws_send_text(ngx_http_pattern_rt_ws_t *ws,
 
     f->refs++;
     if (ngx_http_pattern_rt_ws_queue(ws, f, NULL) != NGX_OK) {
-        ws->eng->ws_hub->slow_closed++;
-        ngx_http_pattern_rt_ws_close(ws, NGX_HTTP_PATTERN_RT_WS_CLOSE_POLICY,
-                                     "slow consumer");
+        ngx_http_pattern_rt_ws_slow(ws);
     }
     ngx_http_pattern_rt_frame_unref(f);
+}
+
+
+/* Sends a JSON text message to one connection (answers, errors, pong). */
+static void
+ngx_http_pattern_rt_ws_send_text(ngx_http_pattern_rt_ws_t *ws,
+    const u_char *text, size_t len)
+{
+    ngx_http_pattern_rt_ws_push(ws,
+        ngx_http_pattern_rt_frame(NGX_HTTP_PATTERN_RT_WS_OP_TEXT, text, len,
+                                  ws->request->connection->log));
 }
 
 
@@ -617,12 +648,7 @@ ngx_http_pattern_rt_ws_event(ngx_http_pattern_rt_engine_t *eng,
         if (ngx_http_pattern_rt_sub_deliver(sub, f, hdr.seq, hdr.coalesce)
             != NGX_OK)
         {
-            hub->slow_closed++;
-            ngx_log_error(NGX_LOG_INFO, ws->request->connection->log, 0,
-                          "pattern_rt: websocket client too slow, closing");
-            ngx_http_pattern_rt_ws_close(ws,
-                                         NGX_HTTP_PATTERN_RT_WS_CLOSE_POLICY,
-                                         "slow consumer");
+            ngx_http_pattern_rt_ws_slow(ws);
             continue;
         }
 
@@ -804,9 +830,10 @@ ngx_http_pattern_rt_ws_subscribed(ngx_http_request_t *r,
         q = ngx_queue_head(&sub->held);
         h = ngx_queue_data(q, ngx_http_pattern_rt_held_t, queue);
 
-        if (h->seq > sub->last_seq
-            && ngx_http_pattern_rt_ws_queue(ws, h->frame, NULL) == NGX_OK)
-        {
+        if (h->seq > sub->last_seq) {
+            if (ngx_http_pattern_rt_ws_queue(ws, h->frame, NULL) != NGX_OK) {
+                ngx_http_pattern_rt_ws_slow(ws);
+            }
             sub->last_seq = h->seq;
         }
 
@@ -931,7 +958,6 @@ static ngx_int_t
 ngx_http_pattern_rt_ws_text(ngx_http_pattern_rt_ws_t *ws, const u_char *text,
     size_t len)
 {
-    u_char        buf[128], *p;
     char          error[200];
     prt_ws_msg_t  m;
 
@@ -946,9 +972,8 @@ ngx_http_pattern_rt_ws_text(ngx_http_pattern_rt_ws_t *ws, const u_char *text,
     switch (m.type) {
 
     case PRT_WS_MSG_PING:
-        p = ngx_sprintf(buf, "{\"type\":\"pong\",\"timestamp\":%M}",
-                        (ngx_msec_t) ngx_time() * 1000 + ngx_timeofday()->msec);
-        ngx_http_pattern_rt_ws_send_text(ws, buf, p - buf);
+        ngx_http_pattern_rt_ws_send_text(ws, (u_char *) "{\"type\":\"pong\"}",
+                                         sizeof("{\"type\":\"pong\"}") - 1);
         break;
 
     case PRT_WS_MSG_SUBSCRIBE:
@@ -971,25 +996,15 @@ static void
 ngx_http_pattern_rt_ws_control(ngx_http_pattern_rt_ws_t *ws,
     ngx_http_pattern_rt_ws_event_t *ev)
 {
-    size_t                        n;
-    uint8_t                       out[NGX_HTTP_PATTERN_RT_WS_CONTROL_FRAME_MAX];
-    ngx_http_pattern_rt_frame_t  *f;
+    size_t   n;
+    uint8_t  out[NGX_HTTP_PATTERN_RT_WS_CONTROL_FRAME_MAX];
 
     switch (ev->opcode) {
 
     case NGX_HTTP_PATTERN_RT_WS_OP_PING:
         n = ngx_http_pattern_rt_ws_pong_frame(out, ev->data, ev->len);
-        f = ngx_http_pattern_rt_frame_raw(out, n,
-                                          ws->request->connection->log);
-        if (f) {
-            f->refs++;
-            if (ngx_http_pattern_rt_ws_queue(ws, f, NULL) != NGX_OK) {
-                ngx_http_pattern_rt_ws_close(ws,
-                                         NGX_HTTP_PATTERN_RT_WS_CLOSE_POLICY,
-                                         "slow consumer");
-            }
-            ngx_http_pattern_rt_frame_unref(f);
-        }
+        ngx_http_pattern_rt_ws_push(ws,
+            ngx_http_pattern_rt_frame_raw(out, n, ws->request->connection->log));
         break;
 
     case NGX_HTTP_PATTERN_RT_WS_OP_PONG:
@@ -1010,8 +1025,8 @@ ngx_http_pattern_rt_ws_control(ngx_http_pattern_rt_ws_t *ws,
 }
 
 
-/* Feeds the bytes in rbuf to the parser; returns NGX_ERROR once closing. */
-static ngx_int_t
+/* Feeds the bytes in rbuf to the parser. */
+static void
 ngx_http_pattern_rt_ws_parse(ngx_http_pattern_rt_ws_t *ws)
 {
     size_t                             used;
@@ -1026,15 +1041,13 @@ ngx_http_pattern_rt_ws_parse(ngx_http_pattern_rt_ws_t *ws)
         u_char  *msg = ngx_palloc(ws->request->pool, ws->conf->ws_max_message);
 
         if (msg == NULL) {
-            ngx_http_pattern_rt_ws_close(ws,
-                                         NGX_HTTP_PATTERN_RT_WS_CLOSE_INTERNAL,
-                                         "out of memory");
-            return NGX_ERROR;
+            ngx_http_pattern_rt_ws_finalize(ws);
+            return;
         }
         ngx_http_pattern_rt_ws_parser_init(p, msg, ws->conf->ws_max_message);
     }
 
-    while (ws->rpos < ws->rlast && !ws->done) {
+    while (ws->rpos < ws->rlast && !ws->done && !ws->failed) {
 
         e = ngx_http_pattern_rt_ws_feed(p, ws->rbuf + ws->rpos,
                                         ws->rlast - ws->rpos, &used);
@@ -1047,13 +1060,12 @@ ngx_http_pattern_rt_ws_parse(ngx_http_pattern_rt_ws_t *ws)
 
         case NGX_HTTP_PATTERN_RT_WS_MESSAGE:
             if (p->event.opcode == NGX_HTTP_PATTERN_RT_WS_OP_BINARY) {
+                /* still in step with the client: its close is read */
                 ngx_http_pattern_rt_ws_close(ws,
                                     NGX_HTTP_PATTERN_RT_WS_CLOSE_UNSUPPORTED,
                                     "text frames only");
-                return NGX_ERROR;
-            }
 
-            if (!ws->closing) {
+            } else if (!ws->closing) {
                 ngx_http_pattern_rt_ws_text(ws, p->event.data, p->event.len);
             }
             break;
@@ -1063,19 +1075,20 @@ ngx_http_pattern_rt_ws_parse(ngx_http_pattern_rt_ws_t *ws)
             break;
 
         default:
+            /* out of step with the client: nothing more is parsed, and
+             * the connection ends once our close frame is out */
             ngx_log_error(NGX_LOG_INFO, ws->request->connection->log, 0,
                           "pattern_rt: websocket protocol error: %s",
                           p->event.error);
+            ws->failed = 1;
             ngx_http_pattern_rt_ws_close(ws, p->event.close_code,
                                          p->event.error);
-            return NGX_ERROR;
+            break;
         }
     }
 
     ws->rpos = 0;
     ws->rlast = 0;
-
-    return NGX_OK;
 }
 
 
@@ -1083,6 +1096,7 @@ static void
 ngx_http_pattern_rt_ws_read(ngx_http_request_t *r)
 {
     ssize_t                     n;
+    ngx_uint_t                  reads;
     ngx_connection_t           *c;
     ngx_http_pattern_rt_ws_t   *ws;
     ngx_http_pattern_rt_ctx_t  *ctx;
@@ -1091,14 +1105,12 @@ ngx_http_pattern_rt_ws_read(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_pattern_rt_module);
     ws = ctx->data;
 
-    if (ws->done) {
-        return;
-    }
+    for (reads = 0; !ws->done && !ws->peer_closed; reads++) {
 
-    for ( ;; ) {
-
-        if (ws->peer_closed) {
-            /* nothing more is read after their close frame */
+        if (reads == NGX_HTTP_PATTERN_RT_WS_READS) {
+            /* a client that never pauses does not hold the worker: the
+             * rest is read after the other ready events */
+            ngx_post_event(c->read, &ngx_posted_events);
             break;
         }
 
@@ -1113,14 +1125,18 @@ ngx_http_pattern_rt_ws_read(ngx_http_request_t *r)
             return;
         }
 
-        ws->rpos = 0;
-        ws->rlast = n;
         ws->last_heard = ngx_current_msec;
 
-        if (ngx_http_pattern_rt_ws_parse(ws) != NGX_OK || ws->done) {
-            return;
+        if (!ws->failed) {              /* else drained until the peer
+                                           closes its side */
+            ws->rpos = 0;
+            ws->rlast = n;
+            ngx_http_pattern_rt_ws_parse(ws);
         }
     }
+
+    /* the answers to what was read: pongs, errors, unsubscribed */
+    ngx_http_pattern_rt_ws_flush(ws);
 
     if (!ws->done && ngx_handle_read_event(c->read, 0) != NGX_OK) {
         ngx_http_pattern_rt_ws_finalize(ws);
@@ -1171,9 +1187,22 @@ ngx_http_pattern_rt_ws_flush(ngx_http_pattern_rt_ws_t *ws)
         }
     }
 
-    if (ngx_queue_empty(&ws->out) && ws->closing && ws->peer_closed) {
-        ngx_http_pattern_rt_ws_finalize(ws);
-        return;
+    if (ngx_queue_empty(&ws->out) && ws->closing) {
+        if (ws->peer_closed) {
+            ngx_http_pattern_rt_ws_finalize(ws);      /* handshake done */
+            return;
+        }
+
+        if (ws->failed && !ws->shut) {
+            /* our close frame is out; a FIN tells a client we no longer
+             * read from to close its side (closing ours with unread
+             * bytes would reset the connection before it reads it) */
+            ws->shut = 1;
+            if (ngx_shutdown_socket(c->fd, NGX_WRITE_SHUTDOWN) == -1) {
+                ngx_http_pattern_rt_ws_finalize(ws);
+                return;
+            }
+        }
     }
 
     if (ngx_handle_write_event(c->write, 0) != NGX_OK) {
@@ -1216,9 +1245,7 @@ ngx_http_pattern_rt_ws_close(ngx_http_pattern_rt_ws_t *ws, ngx_uint_t code,
         return;
     }
 
-    if (ws->out_frames >= ws->conf->ws_max_frames
-        || ws->out_bytes + 128 > ws->conf->ws_max_output)
-    {
+    if (ngx_http_pattern_rt_ws_over(ws, 128)) {
         for (q = ngx_queue_head(&ws->out); q != ngx_queue_sentinel(&ws->out);
              q = next)
         {
@@ -1285,24 +1312,33 @@ ngx_http_pattern_rt_ws_release(ngx_http_pattern_rt_ws_t *ws)
 }
 
 
+/*
+ * Ends the connection. The request (and ws, in its pool) is freed from a
+ * posted event, not here: finalize is reached from deep inside reading,
+ * writing and closing, whose callers still look at ws->done afterwards.
+ * The linger event is free for it: release() stopped its timer.
+ */
 static void
 ngx_http_pattern_rt_ws_finalize(ngx_http_pattern_rt_ws_t *ws)
 {
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
-
     if (ws->done) {
         return;
     }
 
     ws->done = 1;
-    r = ws->request;
-    c = r->connection;
-
     ngx_http_pattern_rt_ws_release(ws);
 
-    ngx_http_finalize_request(r, NGX_HTTP_CLOSE);
-    ngx_http_run_posted_requests(c);
+    ws->linger.handler = ngx_http_pattern_rt_ws_finalize_posted;
+    ngx_post_event(&ws->linger, &ngx_posted_events);
+}
+
+
+static void
+ngx_http_pattern_rt_ws_finalize_posted(ngx_event_t *ev)
+{
+    ngx_http_pattern_rt_ws_t  *ws = ev->data;
+
+    ngx_http_pattern_rt_finish(ws->request, NGX_HTTP_CLOSE);
 }
 
 
@@ -1316,6 +1352,10 @@ ngx_http_pattern_rt_ws_cleanup(void *data)
     ws->done = 1;
     ngx_http_pattern_rt_ws_release(ws);
 
+    if (ws->linger.posted) {
+        ngx_delete_posted_event(&ws->linger);
+    }
+
     ngx_queue_remove(&ws->in_hub);
     ws->eng->ws_hub->nconns--;
 }
@@ -1327,10 +1367,9 @@ ngx_http_pattern_rt_ws_cleanup(void *data)
 static void
 ngx_http_pattern_rt_ws_ping_handler(ngx_event_t *ev)
 {
-    size_t                        n;
-    uint8_t                       out[NGX_HTTP_PATTERN_RT_WS_CONTROL_FRAME_MAX];
-    ngx_http_pattern_rt_ws_t     *ws;
-    ngx_http_pattern_rt_frame_t  *f;
+    size_t                     n;
+    uint8_t                    out[NGX_HTTP_PATTERN_RT_WS_CONTROL_FRAME_MAX];
+    ngx_http_pattern_rt_ws_t  *ws;
 
     ws = ev->data;
 
@@ -1345,17 +1384,8 @@ ngx_http_pattern_rt_ws_ping_handler(ngx_event_t *ev)
     }
 
     n = ngx_http_pattern_rt_ws_ping_frame(out, (uint8_t *) "hb", 2);
-    f = ngx_http_pattern_rt_frame_raw(out, n, ws->request->connection->log);
-
-    if (f) {
-        f->refs++;
-        if (ngx_http_pattern_rt_ws_queue(ws, f, NULL) != NGX_OK) {
-            ngx_http_pattern_rt_ws_close(ws,
-                                         NGX_HTTP_PATTERN_RT_WS_CLOSE_POLICY,
-                                         "slow consumer");
-        }
-        ngx_http_pattern_rt_frame_unref(f);
-    }
+    ngx_http_pattern_rt_ws_push(ws,
+        ngx_http_pattern_rt_frame_raw(out, n, ws->request->connection->log));
 
     /* a pong, or any frame, is due within the pong timeout */
     ngx_add_timer(&ws->ping, ngx_min(ws->conf->ws_ping_interval,
@@ -1507,31 +1537,83 @@ ngx_http_pattern_rt_ws_key_ok(ngx_str_t *key)
 }
 
 
+/* Why a handshake is refused; the handler sends it. */
+typedef struct {
+    ngx_uint_t    status;               /* 0: the code's own */
+    prt_error_t   code;
+    const char   *message;
+} ngx_http_pattern_rt_ws_refusal_t;
+
+
+static ngx_int_t
+ngx_http_pattern_rt_ws_refuse(ngx_http_pattern_rt_ws_refusal_t *no,
+    ngx_uint_t status, prt_error_t code, const char *message)
+{
+    no->status = status;
+    no->code = code;
+    no->message = message;
+    return NGX_DECLINED;
+}
+
+
+/* NGX_OK, NGX_DECLINED with *no filled, or an HTTP error status */
 static ngx_int_t
 ngx_http_pattern_rt_ws_handshake(ngx_http_request_t *r,
-    ngx_http_pattern_rt_loc_conf_t *plcf, ngx_str_t *accept)
+    ngx_http_pattern_rt_loc_conf_t *plcf, ngx_str_t *accept,
+    ngx_http_pattern_rt_ws_refusal_t *no)
 {
     ngx_table_elt_t  *h;
 
     if (r->method != NGX_HTTP_GET) {
-        return ngx_http_pattern_rt_send_error(r, PRT_E_METHOD,
-                                      "a WebSocket handshake is a GET", NULL);
+        return ngx_http_pattern_rt_ws_refuse(no, 0, PRT_E_METHOD,
+                                        "a WebSocket handshake is a GET");
     }
 
     if (r->http_version < NGX_HTTP_VERSION_11
         || !ngx_http_pattern_rt_header_has_token(r, "Upgrade", "websocket")
         || !ngx_http_pattern_rt_header_has_token(r, "Connection", "upgrade"))
     {
-        return ngx_http_pattern_rt_send_error(r, PRT_E_BAD_REQUEST,
-                                      "not a WebSocket handshake (HTTP/1.1, "
-                                      "Upgrade: websocket, Connection: "
-                                      "upgrade)", NULL);
+        return ngx_http_pattern_rt_ws_refuse(no, 0, PRT_E_BAD_REQUEST,
+                                        "not a WebSocket handshake "
+                                        "(HTTP/1.1, Upgrade: websocket, "
+                                        "Connection: upgrade)");
     }
 
     h = ngx_http_pattern_rt_find_header(r, "Sec-WebSocket-Version");
     if (h == NULL || h->value.len != 2
         || ngx_strncmp(h->value.data, "13", 2) != 0)
     {
+        return ngx_http_pattern_rt_ws_refuse(no, 426, PRT_E_BAD_REQUEST,
+                                        "WebSocket version 13 only");
+    }
+
+    h = ngx_http_pattern_rt_find_header(r, "Sec-WebSocket-Key");
+    if (h == NULL || !ngx_http_pattern_rt_ws_key_ok(&h->value)) {
+        return ngx_http_pattern_rt_ws_refuse(no, 0, PRT_E_BAD_REQUEST,
+                                        "missing or malformed "
+                                        "Sec-WebSocket-Key");
+    }
+
+    if (ngx_http_pattern_rt_ws_accept(r, &h->value, accept) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (!ngx_http_pattern_rt_ws_origin_ok(r, plcf)) {
+        return ngx_http_pattern_rt_ws_refuse(no, 0, PRT_E_FORBIDDEN,
+                                        "origin not allowed");
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_pattern_rt_ws_send_refusal(ngx_http_request_t *r,
+    ngx_http_pattern_rt_ws_refusal_t *no)
+{
+    ngx_table_elt_t  *h;
+
+    if (no->status == 426) {
         /* RFC 6455 4.4: say which version is spoken */
         h = ngx_list_push(&r->headers_out.headers);
         if (h == NULL) {
@@ -1541,29 +1623,11 @@ ngx_http_pattern_rt_ws_handshake(ngx_http_request_t *r,
         h->hash = 1;
         ngx_str_set(&h->key, "Sec-WebSocket-Version");
         ngx_str_set(&h->value, "13");
-
-        r->headers_out.status = 426;
-        return ngx_http_pattern_rt_send_error(r, PRT_E_BAD_REQUEST,
-                                      "WebSocket version 13 only", NULL);
+        ngx_str_set(&r->headers_out.status_line, "426 Upgrade Required");
     }
 
-    h = ngx_http_pattern_rt_find_header(r, "Sec-WebSocket-Key");
-    if (h == NULL || !ngx_http_pattern_rt_ws_key_ok(&h->value)) {
-        return ngx_http_pattern_rt_send_error(r, PRT_E_BAD_REQUEST,
-                                      "missing or malformed "
-                                      "Sec-WebSocket-Key", NULL);
-    }
-
-    if (ngx_http_pattern_rt_ws_accept(r, &h->value, accept) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (!ngx_http_pattern_rt_ws_origin_ok(r, plcf)) {
-        return ngx_http_pattern_rt_send_error(r, PRT_E_FORBIDDEN,
-                                      "origin not allowed", NULL);
-    }
-
-    return NGX_OK;
+    return ngx_http_pattern_rt_send_error_status(r, no->status, no->code,
+                                                 no->message, NULL);
 }
 
 
@@ -1668,7 +1732,8 @@ ngx_http_pattern_rt_ws_start(ngx_http_request_t *r,
         ws->rlast = ngx_min((size_t) (r->header_in->last - r->header_in->pos),
                             (size_t) NGX_HTTP_PATTERN_RT_WS_READ);
         r->header_in->pos = r->header_in->last;
-        (void) ngx_http_pattern_rt_ws_parse(ws);
+        ngx_http_pattern_rt_ws_parse(ws);
+        ngx_http_pattern_rt_ws_flush(ws);
     }
 
     if (!ws->done && c->read->ready) {
@@ -1684,7 +1749,8 @@ ngx_http_pattern_rt_ws_start(ngx_http_request_t *r,
  * Checked before the upgrade (401/403), and again at its expiry (1008).
  */
 static ngx_int_t
-ngx_http_pattern_rt_ws_auth(ngx_http_request_t *r, time_t *expires)
+ngx_http_pattern_rt_ws_auth(ngx_http_request_t *r, time_t *expires,
+    ngx_http_pattern_rt_ws_refusal_t *no)
 {
     ngx_int_t    rc;
     ngx_str_t    token;
@@ -1695,8 +1761,8 @@ ngx_http_pattern_rt_ws_auth(ngx_http_request_t *r, time_t *expires)
     }
 
     if (ngx_http_pattern_rt_auth_query_token(r, &token) != NGX_OK) {
-        return ngx_http_pattern_rt_send_error(r, PRT_E_UNAUTHORIZED,
-                                      "a token (?token=) is required", NULL);
+        return ngx_http_pattern_rt_ws_refuse(no, 0, PRT_E_UNAUTHORIZED,
+                                        "a token (?token=) is required");
     }
 
     rc = ngx_http_pattern_rt_auth_verify(r, &token,
@@ -1706,10 +1772,10 @@ ngx_http_pattern_rt_ws_auth(ngx_http_request_t *r, time_t *expires)
         return NGX_OK;
     }
 
-    return ngx_http_pattern_rt_send_error(r,
+    return ngx_http_pattern_rt_ws_refuse(no, 0,
                        rc == NGX_HTTP_FORBIDDEN ? PRT_E_FORBIDDEN
                        : rc == NGX_HTTP_UNAUTHORIZED ? PRT_E_UNAUTHORIZED
-                       : PRT_E_INTERNAL, reason, NULL);
+                       : PRT_E_INTERNAL, reason);
 }
 
 
@@ -1722,6 +1788,7 @@ ngx_http_pattern_rt_ws_handler(ngx_http_request_t *r)
     ngx_str_t                         accept;
     ngx_http_pattern_rt_ctx_t        *ctx;
     ngx_http_pattern_rt_engine_t     *eng;
+    ngx_http_pattern_rt_ws_refusal_t  no;
     ngx_http_pattern_rt_loc_conf_t   *plcf;
     ngx_http_pattern_rt_main_conf_t  *pmcf;
 
@@ -1733,25 +1800,30 @@ ngx_http_pattern_rt_ws_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_pattern_rt_ws_handshake(r, plcf, &accept);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
     expires = 0;
-    rc = ngx_http_pattern_rt_ws_auth(r, &expires);
-    if (rc != NGX_OK) {
-        return rc;
+
+    rc = ngx_http_pattern_rt_ws_handshake(r, plcf, &accept, &no);
+    if (rc == NGX_OK) {
+        rc = ngx_http_pattern_rt_ws_auth(r, &expires, &no);
     }
 
-    if (eng == NULL || eng->ws_hub == NULL
-        || eng->ws_hub->nconns >= pmcf->ws_max_connections)
+    if (rc == NGX_OK
+        && (eng == NULL || eng->ws_hub == NULL
+            || eng->ws_hub->nconns >= pmcf->ws_max_connections))
     {
+        rc = ngx_http_pattern_rt_ws_refuse(&no, 0, PRT_E_BUSY,
+                                           "too many WebSocket connections");
+    }
+
+    if (rc == NGX_DECLINED) {
         if (eng && eng->ws_hub) {
             eng->ws_hub->refused++;
         }
-        return ngx_http_pattern_rt_send_error(r, PRT_E_BUSY,
-                                    "too many WebSocket connections", NULL);
+        return ngx_http_pattern_rt_ws_send_refusal(r, &no);
+    }
+
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_pattern_rt_ctx_t));
