@@ -6,7 +6,7 @@
 #   make start / stop     run engine + nginx locally (PORT, DATA, CLOCK)
 #   make test             unit tests, then the t/ suite against real nginx + engine
 #   make fuzz             build the libFuzzer targets (clang)
-#   make bench            print the benchmark figures (see bench/README.md)
+#   make bench            print the benchmark figures (docs/benchmarks.md)
 
 BUILD      ?= build
 NGINX_SRC  ?= /usr/share/nginx/src

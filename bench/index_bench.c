@@ -1,0 +1,409 @@
+/*
+ * Search figures of a built index through the engine's own search path
+ * (engine/index/index.h: FAISS candidates re-ranked by exact distance), for
+ * bench/index.sh and docs/benchmarks.md "Index":
+ *
+ *   index_bench INDEX_DIR QUERY_VECTORS [-k K] [-l N] [-b N] [-r N] [-R N]
+ *       [-p NPROBE]
+ *
+ *   INDEX_DIR      DATADIR/index (the generation `current` points to)
+ *   QUERY_VECTORS  a vectors.bin of patterns that are NOT in the index
+ *                  (a later day): held-out queries, as a scan sends them
+ *   -k K           neighbours a job asks for (40); a search fetches what
+ *                  the forecast fetches for it (2k + 16 candidates)
+ *   -l N           single-query searches for the latency figures (1000)
+ *   -b N           queries in one batched search (10000)
+ *   -r N           queries for recall@k against exact search (1000)
+ *   -R N           batched runs (3)
+ *   -p NPROBE      IVF lists probed (default: the manifest's tuned value)
+ *
+ * Prints the index, then one line per figure. Queries are spread over the
+ * query file at a fixed stride, so every run uses the same ones.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "forecast/forecast.h"
+#include "index/files.h"
+#include "index/index.h"
+
+#define BENCH_WARMUP  200       /* searches before the latency is timed */
+
+typedef struct {
+    const char  *index_dir;
+    const char  *query_path;
+    size_t       k;
+    size_t       latency_n;
+    size_t       batch_n;
+    size_t       recall_n;
+    size_t       batch_runs;
+    size_t       nprobe;       /* 0: the manifest's */
+} bench_opts_t;
+
+static double
+now_s(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+    double  x = *(const double *) a, y = *(const double *) b;
+
+    return (x > y) - (x < y);
+}
+
+/* the q-quantile of sorted values: the smallest one at or above q·n */
+static double
+quantile(const double *sorted, size_t n, double q)
+{
+    size_t  i = (size_t) ceil(q * (double) n);
+
+    return sorted[i ? i - 1 : 0];
+}
+
+/*
+ * The math libraries read these before main(); the engine sets them the
+ * same way (engine/main.c), and the figures must be the engine's.
+ */
+static void
+engine_environment(char **argv)
+{
+    int  again = 0;
+
+    if (getenv("OMP_WAIT_POLICY") == NULL) {
+        again |= setenv("OMP_WAIT_POLICY", "PASSIVE", 1) == 0;
+    }
+    if (getenv("OPENBLAS_NUM_THREADS") == NULL) {
+        again |= setenv("OPENBLAS_NUM_THREADS", "1", 1) == 0;
+    }
+    if (again) {
+        execv("/proc/self/exe", argv);
+        perror("re-executing with the engine's environment");
+    }
+}
+
+static int
+parse_count(const char *s, size_t *out)
+{
+    char           *end;
+    unsigned long   v = strtoul(s, &end, 10);
+
+    if (*s == '\0' || *end != '\0' || v == 0 || v > 1000000) {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int
+parse_args(int argc, char **argv, bench_opts_t *o)
+{
+    o->k = 40;
+    o->latency_n = 1000;
+    o->batch_n = 10000;
+    o->recall_n = 1000;
+    o->batch_runs = 3;
+
+    for (int i = 1; i < argc; i++) {
+        size_t  *dst = NULL;
+
+        if (strcmp(argv[i], "-k") == 0) {
+            dst = &o->k;
+        } else if (strcmp(argv[i], "-l") == 0) {
+            dst = &o->latency_n;
+        } else if (strcmp(argv[i], "-b") == 0) {
+            dst = &o->batch_n;
+        } else if (strcmp(argv[i], "-r") == 0) {
+            dst = &o->recall_n;
+        } else if (strcmp(argv[i], "-R") == 0) {
+            dst = &o->batch_runs;
+        } else if (strcmp(argv[i], "-p") == 0) {
+            dst = &o->nprobe;
+        } else if (o->index_dir == NULL) {
+            o->index_dir = argv[i];
+            continue;
+        } else if (o->query_path == NULL) {
+            o->query_path = argv[i];
+            continue;
+        } else {
+            return -1;
+        }
+        if (i + 1 >= argc || parse_count(argv[++i], dst) != 0) {
+            return -1;
+        }
+    }
+    if (o->k > PRT_FORECAST_K_MAX) {
+        return -1;
+    }
+    return o->index_dir && o->query_path ? 0 : -1;
+}
+
+/* n query vectors spread evenly over the held-out file */
+static float *
+pick_queries(const prt_file_map_t *qm, size_t n)
+{
+    const float  *all = qm->records;
+    size_t        step = qm->count / n;
+    float        *q = malloc(n * PRT_WINDOW * sizeof(float));
+
+    if (q == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        memcpy(q + i * PRT_WINDOW, all + i * step * PRT_WINDOW,
+               PRT_WINDOW * sizeof(float));
+    }
+    return q;
+}
+
+/* What the forecast asks FAISS for when a job wants k neighbours. */
+static size_t
+forecast_fetch(size_t k)
+{
+    prt_forecast_params_t  p;
+
+    memset(&p, 0, sizeof(p));
+    p.k = (int) k;
+    p.alpha = 6;
+    p.exclude_self = 1;
+    p.cross_asset = 1;
+    return (size_t) prt_forecast_overfetch(&p);
+}
+
+static void
+print_index(const prt_index_t *ix, double load_s)
+{
+    const prt_manifest_t  *m = &ix->manifest;
+
+    printf("index:    %llu patterns, %s, nlist %llu, nprobe %zu, refine %zu,"
+           " mapped tables %.0f MB, loaded in %.2f s\n",
+           (unsigned long long) ix->n, m->factory,
+           (unsigned long long) m->nlist, ix->nprobe, ix->refine,
+           (double) ix->bytes / 1048576.0, load_s);
+    printf("manifest: recall@40 %.3f at nprobe %llu (%llu queries from the"
+           " indexed data)\n", m->recall, (unsigned long long) m->nprobe,
+           (unsigned long long) m->recall_queries);
+}
+
+/* One query at a time, as a single API search runs it. */
+static int
+bench_latency(const prt_index_t *ix, const prt_file_map_t *qm, size_t n,
+    size_t fetch)
+{
+    float    *q = pick_queries(qm, n);
+    float    *dist = malloc(fetch * sizeof(float));
+    int64_t  *ids = malloc(fetch * sizeof(int64_t));
+    double   *us = malloc(n * sizeof(double));
+    char      err[PRT_FAISS_ERR_LEN];
+    int       rc = -1;
+
+    if (q == NULL || dist == NULL || ids == NULL || us == NULL) {
+        fprintf(stderr, "out of memory\n");
+        goto done;
+    }
+    for (size_t i = 0; i < n + BENCH_WARMUP; i++) {
+        const float  *x = q + (i % n) * PRT_WINDOW;
+        double        t0 = now_s();
+
+        if (prt_index_search(ix, 1, x, fetch, (int64_t) ix->n, dist, ids,
+                             err) != 0)
+        {
+            fprintf(stderr, "search: %s\n", err);
+            goto done;
+        }
+        if (i >= BENCH_WARMUP) {
+            us[i - BENCH_WARMUP] = (now_s() - t0) * 1e6;
+        }
+    }
+    qsort(us, n, sizeof(double), cmp_double);
+    printf("one query:  %zu searches of %zu candidates (after %d warm-up):"
+           " p50 %.0f us, p99 %.0f us, max %.0f us\n", n, fetch,
+           BENCH_WARMUP, quantile(us, n, 0.50), quantile(us, n, 0.99),
+           us[n - 1]);
+    rc = 0;
+
+done:
+    free(q);
+    free(dist);
+    free(ids);
+    free(us);
+    return rc;
+}
+
+/* One call with every query, as a scan chunk runs it (but all at once). */
+static int
+bench_batch(const prt_index_t *ix, const prt_file_map_t *qm, size_t n,
+    size_t fetch, size_t runs)
+{
+    float    *q = pick_queries(qm, n);
+    float    *dist = malloc(n * fetch * sizeof(float));
+    int64_t  *ids = malloc(n * fetch * sizeof(int64_t));
+    double   *secs = malloc(runs * sizeof(double));
+    char      err[PRT_FAISS_ERR_LEN];
+    int       rc = -1;
+
+    if (q == NULL || dist == NULL || ids == NULL || secs == NULL) {
+        fprintf(stderr, "out of memory\n");
+        goto done;
+    }
+    for (size_t r = 0; r < runs; r++) {
+        double  t0 = now_s();
+
+        if (prt_index_search(ix, n, q, fetch, (int64_t) ix->n, dist, ids,
+                             err) != 0)
+        {
+            fprintf(stderr, "batched search: %s\n", err);
+            goto done;
+        }
+        secs[r] = now_s() - t0;
+    }
+    qsort(secs, runs, sizeof(double), cmp_double);
+    printf("batch:      %zu queries of %zu candidates in one call, %zu runs:"
+           " median %.2f s = %.0f queries/s (best %.2f s, worst %.2f s)\n",
+           n, fetch, runs, secs[runs / 2], (double) n / secs[runs / 2],
+           secs[0], secs[runs - 1]);
+    rc = 0;
+
+done:
+    free(q);
+    free(dist);
+    free(ids);
+    free(secs);
+    return rc;
+}
+
+static size_t
+count_hits(const int64_t *got, const int64_t *want, size_t k)
+{
+    size_t  hits = 0;
+
+    for (size_t x = 0; x < k; x++) {
+        for (size_t y = 0; y < k; y++) {
+            if (got[x] >= 0 && got[x] == want[y]) {
+                hits++;
+                break;
+            }
+        }
+    }
+    return hits;
+}
+
+/* recall@k of the engine's search against exact k-NN on the same vectors */
+static int
+bench_recall(const prt_index_t *ix, const prt_file_map_t *qm, size_t n,
+    size_t k)
+{
+    float    *q = pick_queries(qm, n);
+    float    *ed = malloc(n * k * sizeof(float));
+    float    *ad = malloc(n * k * sizeof(float));
+    int64_t  *ei = malloc(n * k * sizeof(int64_t));
+    int64_t  *ai = malloc(n * k * sizeof(int64_t));
+    char      err[PRT_FAISS_ERR_LEN];
+    size_t    hits = 0;
+    double    t0, exact_s, search_s;
+    int       rc = -1;
+
+    if (q == NULL || ed == NULL || ad == NULL || ei == NULL || ai == NULL) {
+        fprintf(stderr, "out of memory\n");
+        goto done;
+    }
+    t0 = now_s();
+    if (prt_faiss_exact(PRT_WINDOW, ix->n, ix->vectors, n, q, k, ed, ei, err)
+        != 0)
+    {
+        fprintf(stderr, "%s\n", err);
+        goto done;
+    }
+    exact_s = now_s() - t0;
+    t0 = now_s();
+    if (prt_index_search(ix, n, q, k, (int64_t) ix->n, ad, ai, err) != 0) {
+        fprintf(stderr, "search: %s\n", err);
+        goto done;
+    }
+    search_s = now_s() - t0;
+    for (size_t i = 0; i < n; i++) {
+        hits += count_hits(ai + i * k, ei + i * k, k);
+    }
+    printf("recall@%zu: %.3f at nprobe %zu, refine %zu (%zu held-out queries;"
+           " exact search %.1f s = %.0f queries/s, index %.2f s)\n", k,
+           (double) hits / (double) (n * k), ix->nprobe, ix->refine, n,
+           exact_s, (double) n / exact_s, search_s);
+    rc = 0;
+
+done:
+    free(q);
+    free(ed);
+    free(ad);
+    free(ei);
+    free(ai);
+    return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+    bench_opts_t     o;
+    prt_index_t     *ix = NULL;
+    prt_file_map_t   qm;
+    char             err[512];
+    size_t           most, fetch;
+    double           t0;
+    int              rc;
+
+    engine_environment(argv);
+    memset(&o, 0, sizeof(o));
+    if (parse_args(argc, argv, &o) != 0) {
+        fprintf(stderr, "usage: index_bench INDEX_DIR QUERY_VECTORS [-k K]"
+                " [-l N] [-b N] [-r N] [-R N] [-p NPROBE]\n");
+        return 2;
+    }
+
+    t0 = now_s();
+    if (prt_index_open(o.index_dir, o.nprobe, &ix, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s: %s\n", o.index_dir, err);
+        return 1;
+    }
+    print_index(ix, now_s() - t0);
+
+    if (prt_file_map(&qm, o.query_path, PRT_MAGIC_VECTORS,
+                     PRT_WINDOW * sizeof(float), PRT_WINDOW, err, sizeof(err))
+        != 0)
+    {
+        fprintf(stderr, "%s: %s\n", o.query_path, err);
+        prt_index_unref(ix);
+        return 1;
+    }
+    most = o.batch_n > o.latency_n ? o.batch_n : o.latency_n;
+    most = most > o.recall_n ? most : o.recall_n;
+    if (qm.count < most) {
+        fprintf(stderr, "%s: %llu vectors, %zu needed\n", o.query_path,
+                (unsigned long long) qm.count, most);
+        prt_file_unmap(&qm);
+        prt_index_unref(ix);
+        return 1;
+    }
+    fetch = forecast_fetch(o.k);
+    printf("queries:  %llu held-out vectors in %s; k %zu -> %zu candidates"
+           " per search (%zu from FAISS)\n", (unsigned long long) qm.count,
+           o.query_path, o.k, fetch, fetch * ix->refine);
+
+    rc = bench_latency(ix, &qm, o.latency_n, fetch);
+    if (rc == 0) {
+        rc = bench_batch(ix, &qm, o.batch_n, fetch, o.batch_runs);
+    }
+    if (rc == 0) {
+        rc = bench_recall(ix, &qm, o.recall_n, o.k);
+    }
+    prt_file_unmap(&qm);
+    prt_index_unref(ix);
+    return rc == 0 ? 0 : 1;
+}
