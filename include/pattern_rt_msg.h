@@ -38,9 +38,16 @@ typedef enum {
 /* First fragment of every response starts with this header. */
 typedef struct {
     uint16_t  status;              /* HTTP status */
-    uint16_t  flags;
+    uint16_t  flags;               /* PRT_RESP_* */
     uint32_t  body_len;            /* total JSON body bytes over all fragments */
 } prt_resp_hdr_t;
+
+/*
+ * The body is a job's state that changes only together with an event on
+ * that job's stream (the job id leads the request): a worker may answer
+ * the same request from it until such an event arrives (docs/ipc.md).
+ */
+#define PRT_RESP_CACHEABLE   0x0001
 
 
 /* ---- shared vocabulary ------------------------------------------------ */

@@ -249,7 +249,7 @@ ngx_http_pattern_rt_call(ngx_http_request_t *r, ngx_http_pattern_rt_ctx_t *ctx,
 /* ---- GET /health ----------------------------------------------------- */
 
 
-#define NGX_HTTP_PATTERN_RT_NGINX_JSON_LEN  512
+#define NGX_HTTP_PATTERN_RT_NGINX_JSON_LEN  1024
 
 
 ngx_int_t
@@ -340,6 +340,7 @@ ngx_http_pattern_rt_nginx_json(ngx_http_request_t *r, u_char *p)
                     eng->npending, eng->connects, eng->disconnects,
                     eng->busy, eng->timeouts, eng->bcast_laps);
     ngx_http_pattern_rt_ws_stats(eng, &p);
+    p = ngx_http_pattern_rt_cache_stats(eng->cache, p);
     *p++ = '}';
 
     return p;
@@ -517,9 +518,113 @@ ngx_http_pattern_rt_run(ngx_http_request_t *r, ngx_http_pattern_rt_ctx_t *ctx)
 }
 
 
+/* A request whose answer the job cache may hold: kept for _job_done(). */
+typedef struct {
+    uint16_t                        type;
+    size_t                          len;
+    union {
+        prt_req_job_t               job;
+        prt_req_job_results_t       results;
+    } req;
+} ngx_http_pattern_rt_job_read_t;
+
+
 static ngx_int_t
-ngx_http_pattern_rt_job_call(ngx_http_request_t *r,
-    ngx_http_pattern_rt_ctx_t *ctx, uint16_t type)
+ngx_http_pattern_rt_job_done(ngx_http_request_t *r,
+    ngx_http_pattern_rt_ctx_t *ctx)
+{
+    ngx_http_pattern_rt_job_read_t   *jr = ctx->data;
+    ngx_http_pattern_rt_main_conf_t  *pmcf;
+
+    pmcf = ngx_http_get_module_main_conf(r, ngx_http_pattern_rt_module);
+
+    if (ctx->status == 200 && (ctx->resp_flags & PRT_RESP_CACHEABLE)
+        && pmcf->engine->cache)
+    {
+        /* the events published before this answer came are seen first */
+        ngx_http_pattern_rt_engine_poll(pmcf->engine);
+        ngx_http_pattern_rt_cache_store(pmcf->engine->cache, ctx->cache_asked,
+                                        jr->type, &jr->req, jr->len,
+                                        ctx->body, ctx->body_len);
+    }
+
+    return ngx_http_pattern_rt_send_json(r, ctx->status, ctx->body,
+                                         ctx->body_len);
+}
+
+
+/*
+ * A read of a job: from the worker's job cache when it holds the answer,
+ * else from the engine. The broadcast log is read first, so no event the
+ * engine published before this request is missed.
+ */
+static ngx_int_t
+ngx_http_pattern_rt_job_read(ngx_http_request_t *r,
+    ngx_http_pattern_rt_ctx_t *ctx, ngx_http_pattern_rt_job_read_t *jr)
+{
+    size_t                            len;
+    u_char                           *copy;
+    const u_char                     *body;
+    ngx_http_pattern_rt_cached_t     *hit;
+    ngx_http_pattern_rt_engine_t     *eng;
+    ngx_http_pattern_rt_main_conf_t  *pmcf;
+
+    pmcf = ngx_http_get_module_main_conf(r, ngx_http_pattern_rt_module);
+    eng = pmcf->engine;
+
+    if (eng && eng->cache) {
+        ngx_http_pattern_rt_engine_poll(eng);
+    }
+
+    if (eng && eng->cache && eng->state == NGX_HTTP_PATTERN_RT_UP) {
+        hit = ngx_http_pattern_rt_cache_find(eng->cache, jr->type, &jr->req,
+                                             jr->len, &ctx->cache_asked);
+        if (hit) {
+            body = ngx_http_pattern_rt_cached_body(hit, &len);
+            copy = ngx_pnalloc(r->pool, len);
+            if (copy == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+            ngx_memcpy(copy, body, len);
+            return ngx_http_pattern_rt_send_json(r, 200, copy, len);
+        }
+    }
+
+    ctx->data = jr;
+    ctx->done = ngx_http_pattern_rt_job_done;
+
+    return ngx_http_pattern_rt_call(r, ctx, jr->type, &jr->req, jr->len);
+}
+
+
+static ngx_int_t
+ngx_http_pattern_rt_job(ngx_http_request_t *r, ngx_http_pattern_rt_ctx_t *ctx)
+{
+    prt_parse_error_t                err;
+    ngx_http_pattern_rt_job_read_t  *jr;
+
+    jr = ngx_pcalloc(r->pool, sizeof(ngx_http_pattern_rt_job_read_t));
+    if (jr == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (prt_req_parse_job_id((char *) ctx->args[0].data, ctx->args[0].len,
+                             &jr->req.job, &err)
+        != 0)
+    {
+        return ngx_http_pattern_rt_parse_error(r, &err);
+    }
+
+    jr->type = PRT_MSG_JOB_GET;
+    jr->len = sizeof(prt_req_job_t);
+
+    return ngx_http_pattern_rt_job_read(r, ctx, jr);
+}
+
+
+static ngx_int_t
+ngx_http_pattern_rt_job_cancel(ngx_http_request_t *r,
+    ngx_http_pattern_rt_ctx_t *ctx)
 {
     prt_req_job_t      req;
     prt_parse_error_t  err;
@@ -531,22 +636,8 @@ ngx_http_pattern_rt_job_call(ngx_http_request_t *r,
         return ngx_http_pattern_rt_parse_error(r, &err);
     }
 
-    return ngx_http_pattern_rt_call(r, ctx, type, &req, sizeof(prt_req_job_t));
-}
-
-
-static ngx_int_t
-ngx_http_pattern_rt_job(ngx_http_request_t *r, ngx_http_pattern_rt_ctx_t *ctx)
-{
-    return ngx_http_pattern_rt_job_call(r, ctx, PRT_MSG_JOB_GET);
-}
-
-
-static ngx_int_t
-ngx_http_pattern_rt_job_cancel(ngx_http_request_t *r,
-    ngx_http_pattern_rt_ctx_t *ctx)
-{
-    return ngx_http_pattern_rt_job_call(r, ctx, PRT_MSG_JOB_CANCEL);
+    return ngx_http_pattern_rt_call(r, ctx, PRT_MSG_JOB_CANCEL, &req,
+                                    sizeof(prt_req_job_t));
 }
 
 
@@ -554,19 +645,26 @@ static ngx_int_t
 ngx_http_pattern_rt_job_results(ngx_http_request_t *r,
     ngx_http_pattern_rt_ctx_t *ctx)
 {
-    prt_parse_error_t      err;
-    prt_req_job_results_t  req;
+    prt_parse_error_t                err;
+    ngx_http_pattern_rt_job_read_t  *jr;
+
+    jr = ngx_pcalloc(r->pool, sizeof(ngx_http_pattern_rt_job_read_t));
+    if (jr == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     if (prt_req_parse_job_results((char *) ctx->args[0].data,
                                   ctx->args[0].len, (char *) r->args.data,
-                                  r->args.len, &req, &err)
+                                  r->args.len, &jr->req.results, &err)
         != 0)
     {
         return ngx_http_pattern_rt_parse_error(r, &err);
     }
 
-    return ngx_http_pattern_rt_call(r, ctx, PRT_MSG_JOB_RESULTS, &req,
-                                    sizeof(prt_req_job_results_t));
+    jr->type = PRT_MSG_JOB_RESULTS;
+    jr->len = sizeof(prt_req_job_results_t);
+
+    return ngx_http_pattern_rt_job_read(r, ctx, jr);
 }
 
 

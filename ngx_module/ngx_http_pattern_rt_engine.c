@@ -75,6 +75,15 @@ ngx_http_pattern_rt_engine_init(ngx_cycle_t *cycle,
 
     ngx_queue_init(&eng->held);
 
+    if (pmcf->job_cache) {
+        eng->cache = ngx_http_pattern_rt_cache_create(pmcf->job_cache,
+                                                      pmcf->job_cache_valid,
+                                                      cycle->log);
+        if (eng->cache == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
     eng->reconnect.handler = ngx_http_pattern_rt_reconnect_handler;
     eng->reconnect.data = eng;
     eng->reconnect.log = cycle->log;
@@ -427,6 +436,7 @@ ngx_http_pattern_rt_attach(ngx_http_pattern_rt_engine_t *eng,
                   "slot %uD", h->engine_pid, eng->epoch, eng->slot_index);
 
     eng->event_len = 0;
+    ngx_http_pattern_rt_cache_clear(eng->cache);
     if (eng->connects > 1) {
         ngx_http_pattern_rt_ws_lost_events(eng, "the engine restarted: "
                                            "refetch over REST");
@@ -488,6 +498,9 @@ ngx_http_pattern_rt_close(ngx_http_pattern_rt_engine_t *eng)
     }
 
     eng->state = NGX_HTTP_PATTERN_RT_DOWN;
+
+    /* what happens to the jobs meanwhile is not seen */
+    ngx_http_pattern_rt_cache_clear(eng->cache);
 
     ngx_http_pattern_rt_fail_pending(eng);
 }
@@ -883,6 +896,7 @@ ngx_http_pattern_rt_take_fragment(ngx_http_pattern_rt_engine_t *eng,
         }
 
         ctx->status = hdr.status;
+        ctx->resp_flags = hdr.flags;
         ctx->body_len = hdr.body_len;
         /* a WebSocket call's answer is used and dropped at once: from the
          * heap, not the long-lived connection's pool */
@@ -1034,6 +1048,37 @@ ngx_http_pattern_rt_event_join(ngx_http_pattern_rt_engine_t *eng,
 }
 
 
+void
+ngx_http_pattern_rt_engine_poll(ngx_http_pattern_rt_engine_t *eng)
+{
+    if (eng->state == NGX_HTTP_PATTERN_RT_UP) {
+        ngx_http_pattern_rt_read_events(eng);
+    }
+}
+
+
+/* One event: the job cache forgets its job first, then the WebSockets. */
+static void
+ngx_http_pattern_rt_event(ngx_http_pattern_rt_engine_t *eng,
+    const u_char *data, size_t len)
+{
+    prt_event_hdr_t  hdr;
+
+    if (len < sizeof(prt_event_hdr_t)) {
+        return;
+    }
+
+    ngx_memcpy(&hdr, data, sizeof(prt_event_hdr_t));
+    hdr.job_id[PRT_JOB_ID_SIZE - 1] = '\0';
+
+    if (hdr.stream == PRT_STREAM_JOB) {
+        ngx_http_pattern_rt_cache_event(eng->cache, (u_char *) hdr.job_id);
+    }
+
+    ngx_http_pattern_rt_ws_event(eng, data, len);
+}
+
+
 static void
 ngx_http_pattern_rt_read_events(ngx_http_pattern_rt_engine_t *eng)
 {
@@ -1050,13 +1095,13 @@ ngx_http_pattern_rt_read_events(ngx_http_pattern_rt_engine_t *eng)
             }
 
             if (!(rec.flags & PRT_REC_MORE) && eng->event_len == 0) {
-                ngx_http_pattern_rt_ws_event(eng, eng->event_buf, rec.len);
+                ngx_http_pattern_rt_event(eng, eng->event_buf, rec.len);
                 continue;
             }
 
             if (ngx_http_pattern_rt_event_join(eng, &rec)) {
-                ngx_http_pattern_rt_ws_event(eng, eng->event_asm,
-                                             eng->event_len);
+                ngx_http_pattern_rt_event(eng, eng->event_asm,
+                                          eng->event_len);
                 eng->event_len = 0;
             }
 
@@ -1073,6 +1118,7 @@ ngx_http_pattern_rt_read_events(ngx_http_pattern_rt_engine_t *eng)
             ngx_log_error(NGX_LOG_WARN, eng->log, 0,
                           "pattern_rt: fell a lap behind the broadcast log");
             prt_bcast_resync(&eng->bcast);
+            ngx_http_pattern_rt_cache_clear(eng->cache);
             ngx_http_pattern_rt_ws_lost_events(eng, "this server fell behind "
                                                "the event stream: refetch "
                                                "over REST");

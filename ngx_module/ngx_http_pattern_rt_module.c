@@ -26,6 +26,8 @@ static char *ngx_http_pattern_rt_websocket(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_pattern_rt_origins(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_pattern_rt_job_cache(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static ngx_int_t ngx_http_pattern_rt_init_process(ngx_cycle_t *cycle);
 static void ngx_http_pattern_rt_exit_process(ngx_cycle_t *cycle);
 
@@ -58,6 +60,20 @@ static ngx_command_t  ngx_http_pattern_rt_commands[] = {
       ngx_conf_set_size_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_pattern_rt_main_conf_t, max_response),
+      NULL },
+
+    { ngx_string("pattern_rt_job_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_pattern_rt_job_cache,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("pattern_rt_job_cache_valid"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_pattern_rt_main_conf_t, job_cache_valid),
       NULL },
 
     { ngx_string("pattern_rt_api"),
@@ -420,6 +436,8 @@ ngx_http_pattern_rt_create_main_conf(ngx_conf_t *cf)
     pmcf->max_pending = NGX_CONF_UNSET_UINT;
     pmcf->max_response = NGX_CONF_UNSET_SIZE;
     pmcf->ws_max_connections = NGX_CONF_UNSET_UINT;
+    pmcf->job_cache = NGX_CONF_UNSET_SIZE;
+    pmcf->job_cache_valid = NGX_CONF_UNSET_MSEC;
 
     return pmcf;
 }
@@ -499,6 +517,8 @@ ngx_http_pattern_rt_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(pmcf->max_pending, 4096);
     ngx_conf_init_size_value(pmcf->max_response, 64 * 1024 * 1024);
     ngx_conf_init_uint_value(pmcf->ws_max_connections, 20000);
+    ngx_conf_init_size_value(pmcf->job_cache, 8 * 1024 * 1024);
+    ngx_conf_init_msec_value(pmcf->job_cache_valid, 60000);
 
     if (pmcf->max_pending == 0 || pmcf->max_pending > 65535) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -624,6 +644,37 @@ ngx_http_pattern_rt_check_body_limits(ngx_conf_t *cf,
                            "buffered to disk",
                            clcf->client_body_buffer_size, plcf->max_body);
     }
+}
+
+
+/* pattern_rt_job_cache SIZE | off */
+static char *
+ngx_http_pattern_rt_job_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_pattern_rt_main_conf_t  *pmcf = conf;
+
+    ngx_str_t  *value;
+
+    if (pmcf->job_cache != NGX_CONF_UNSET_SIZE) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        pmcf->job_cache = 0;
+        return NGX_CONF_OK;
+    }
+
+    pmcf->job_cache = ngx_parse_size(&value[1]);
+    if (pmcf->job_cache == (size_t) NGX_ERROR || pmcf->job_cache < 65536) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "pattern_rt_job_cache must be \"off\" or a size "
+                           "of at least 64k, not \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
 }
 
 

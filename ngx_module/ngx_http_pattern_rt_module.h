@@ -26,6 +26,7 @@ typedef struct ngx_http_pattern_rt_engine_s  ngx_http_pattern_rt_engine_t;
 typedef struct ngx_http_pattern_rt_ctx_s     ngx_http_pattern_rt_ctx_t;
 typedef struct ngx_http_pattern_rt_route_s   ngx_http_pattern_rt_route_t;
 typedef struct ngx_http_pattern_rt_ws_hub_s  ngx_http_pattern_rt_ws_hub_t;
+typedef struct ngx_http_pattern_rt_cache_s   ngx_http_pattern_rt_cache_t;
 
 
 typedef struct {
@@ -35,6 +36,10 @@ typedef struct {
     size_t                          max_response;    /* pattern_rt_max_response */
     ngx_uint_t                      ws_max_connections;
                                               /* pattern_rt_ws_max_connections */
+    size_t                          job_cache;       /* pattern_rt_job_cache,
+                                                        0: off */
+    ngx_msec_t                      job_cache_valid;
+                                              /* pattern_rt_job_cache_valid */
 
     ngx_http_pattern_rt_engine_t   *engine;          /* this worker's */
     struct prt_parser_s            *parser;          /* request parsers */
@@ -101,6 +106,8 @@ struct ngx_http_pattern_rt_ctx_s {
     u_char                         *body;
     size_t                          body_len;
     size_t                          body_got;
+    uint16_t                        resp_flags;      /* PRT_RESP_* */
+    uint64_t                        cache_asked;     /* job cache: when */
 
     ngx_queue_t                     held_link;       /* before the hello */
     u_char                         *held_payload;
@@ -143,6 +150,7 @@ struct ngx_http_pattern_rt_engine_s {
     size_t                          event_asm_cap;
     uint32_t                        event_serial;
     ngx_http_pattern_rt_ws_hub_t   *ws_hub;
+    ngx_http_pattern_rt_cache_t    *cache;           /* finished jobs */
 
     ngx_event_t                     reconnect;
     ngx_msec_t                      backoff;
@@ -177,6 +185,27 @@ prt_error_t ngx_http_pattern_rt_engine_send(ngx_http_request_t *r,
 /* a call whose caller went away: its answer will be dropped */
 void ngx_http_pattern_rt_engine_forget(ngx_http_pattern_rt_engine_t *eng,
     ngx_http_pattern_rt_ctx_t *ctx);
+/* reads what the broadcast log holds now (events published so far) */
+void ngx_http_pattern_rt_engine_poll(ngx_http_pattern_rt_engine_t *eng);
+
+/* the job cache (ngx_http_pattern_rt_cache.c) */
+typedef struct ngx_http_pattern_rt_cached_s  ngx_http_pattern_rt_cached_t;
+
+ngx_http_pattern_rt_cache_t *ngx_http_pattern_rt_cache_create(
+    size_t max_bytes, ngx_msec_t valid, ngx_log_t *log);
+void ngx_http_pattern_rt_cache_clear(ngx_http_pattern_rt_cache_t *cache);
+void ngx_http_pattern_rt_cache_event(ngx_http_pattern_rt_cache_t *cache,
+    const u_char *job_id);
+ngx_http_pattern_rt_cached_t *ngx_http_pattern_rt_cache_find(
+    ngx_http_pattern_rt_cache_t *cache, uint16_t type, const void *req,
+    size_t len, uint64_t *asked);
+void ngx_http_pattern_rt_cache_store(ngx_http_pattern_rt_cache_t *cache,
+    uint64_t asked, uint16_t type, const void *req, size_t len,
+    const u_char *body, size_t body_len);
+const u_char *ngx_http_pattern_rt_cached_body(ngx_http_pattern_rt_cached_t *e,
+    size_t *len);
+u_char *ngx_http_pattern_rt_cache_stats(ngx_http_pattern_rt_cache_t *cache,
+    u_char *p);
 
 /* WebSocket (ngx_http_pattern_rt_ws.c) */
 ngx_int_t ngx_http_pattern_rt_ws_init_process(ngx_cycle_t *cycle,

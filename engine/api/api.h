@@ -20,6 +20,8 @@ void prt_api_dispatch(void *ctx, const prt_reply_t *to, uint16_t type,
 
 void prt_api_reply(prt_engine_t *e, const prt_reply_t *to, int status,
     prt_json_t *j);
+void prt_api_reply_flags(prt_engine_t *e, const prt_reply_t *to, int status,
+    uint16_t flags, prt_json_t *j);
 void prt_api_error(prt_engine_t *e, const prt_reply_t *to, prt_error_t code,
     const char *message, const char *field);
 

@@ -67,6 +67,13 @@ void
 prt_api_reply(prt_engine_t *e, const prt_reply_t *to, int status,
     prt_json_t *j)
 {
+    prt_api_reply_flags(e, to, status, 0, j);
+}
+
+void
+prt_api_reply_flags(prt_engine_t *e, const prt_reply_t *to, int status,
+    uint16_t flags, prt_json_t *j)
+{
     const char  *body;
     size_t       len;
 
@@ -77,7 +84,7 @@ prt_api_reply(prt_engine_t *e, const prt_reply_t *to, int status,
                       NULL);
         return;
     }
-    (void) prt_server_respond(e->server, to, status, body, len);
+    (void) prt_server_respond_flags(e->server, to, status, flags, body, len);
 }
 
 void

@@ -27,6 +27,7 @@ typedef struct {
     prt_req_history_t       history;
     uint64_t                predictions;     /* for an unfiltered total */
     int                     status;
+    uint16_t                flags;           /* PRT_RESP_* */
     prt_json_t              json;
 } read_task_t;
 
@@ -234,6 +235,11 @@ read_run(prt_task_t *task)
         t->status = 404;
     } else {
         t->status = 200;
+        /* a finished job changes only by verification, which publishes
+         * on its stream: workers keep the answer until then */
+        if (t->type != PRT_MSG_HISTORY && c.job.status != PRT_JOB_RUNNING) {
+            t->flags = PRT_RESP_CACHEABLE;
+        }
     }
 }
 
@@ -242,7 +248,7 @@ read_done(prt_task_t *task)
 {
     read_task_t  *t = (read_task_t *) task;
 
-    prt_api_reply(t->e, &t->to, t->status, &t->json);
+    prt_api_reply_flags(t->e, &t->to, t->status, t->flags, &t->json);
     prt_json_free(&t->json);
     free(t);
 }

@@ -19,6 +19,7 @@ struct prt_outq_s {
     prt_outq_t  *next;
     uint32_t     id;
     uint16_t     status;
+    uint16_t     flags;         /* PRT_RESP_* */
     int          started;       /* first fragment (with the header) sent */
     size_t       len;
     size_t       off;
@@ -445,7 +446,7 @@ write_fragments(prt_worker_t *w, prt_outq_t *q)
         }
         if (head) {
             hdr.status = q->status;
-            hdr.flags = 0;
+            hdr.flags = q->flags;
             hdr.body_len = (uint32_t) q->len;
             memcpy(p, &hdr, sizeof(hdr));
         }
@@ -509,7 +510,8 @@ worker_flush(prt_worker_t *w)
 }
 
 static prt_outq_t *
-outq_new(uint32_t id, int status, const char *body, size_t len)
+outq_new(uint32_t id, int status, uint16_t flags, const char *body,
+    size_t len)
 {
     prt_outq_t  *q = malloc(sizeof(*q) + len);
 
@@ -519,6 +521,7 @@ outq_new(uint32_t id, int status, const char *body, size_t len)
     q->next = NULL;
     q->id = id;
     q->status = (uint16_t) status;
+    q->flags = flags;
     q->started = 0;
     q->len = len;
     q->off = 0;
@@ -534,6 +537,13 @@ static const char busy_body[] =
 int
 prt_server_respond(prt_server_t *srv, const prt_reply_t *to, int status,
     const char *body, size_t len)
+{
+    return prt_server_respond_flags(srv, to, status, 0, body, len);
+}
+
+int
+prt_server_respond_flags(prt_server_t *srv, const prt_reply_t *to,
+    int status, uint16_t flags, const char *body, size_t len)
 {
     prt_worker_t  *w;
     prt_outq_t    *q;
@@ -551,11 +561,12 @@ prt_server_respond(prt_server_t *srv, const prt_reply_t *to, int status,
     {
         w->refused++;
         status = 503;
+        flags = 0;
         body = busy_body;
         len = sizeof(busy_body) - 1;
     }
 
-    q = outq_new(to->id, status, body, len);
+    q = outq_new(to->id, status, flags, body, len);
     if (q == NULL) {
         prt_error("out of memory queueing a %zu-byte response", len);
         return -1;

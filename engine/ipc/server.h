@@ -42,6 +42,9 @@ void prt_server_free(prt_server_t *srv);
 /* Returns 0 when sent or queued, -1 when the worker is gone. */
 int prt_server_respond(prt_server_t *srv, const prt_reply_t *to, int status,
     const char *body, size_t len);
+/* The same with response flags (PRT_RESP_*). */
+int prt_server_respond_flags(prt_server_t *srv, const prt_reply_t *to,
+    int status, uint16_t flags, const char *body, size_t len);
 
 /* Appends an event to the broadcast log (fragmented when large). */
 int prt_server_publish(prt_server_t *srv, uint16_t type, const void *payload,
