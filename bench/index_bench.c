@@ -16,6 +16,8 @@
  *   -r N           queries for recall@k against exact search (1000)
  *   -R N           batched runs (3)
  *   -p NPROBE      IVF lists probed (default: the manifest's tuned value)
+ *   -f REFINE      FAISS candidates per result re-ranked exactly (default:
+ *                  the manifest's)
  *
  * Prints the index, then one line per figure. Queries are spread over the
  * query file at a fixed stride, so every run uses the same ones.
@@ -42,6 +44,7 @@ typedef struct {
     size_t       recall_n;
     size_t       batch_runs;
     size_t       nprobe;       /* 0: the manifest's */
+    size_t       refine;       /* 0: the manifest's */
 } bench_opts_t;
 
 static double
@@ -128,6 +131,8 @@ parse_args(int argc, char **argv, bench_opts_t *o)
             dst = &o->batch_runs;
         } else if (strcmp(argv[i], "-p") == 0) {
             dst = &o->nprobe;
+        } else if (strcmp(argv[i], "-f") == 0) {
+            dst = &o->refine;
         } else if (o->index_dir == NULL) {
             o->index_dir = argv[i];
             continue;
@@ -363,7 +368,7 @@ main(int argc, char **argv)
     memset(&o, 0, sizeof(o));
     if (parse_args(argc, argv, &o) != 0) {
         fprintf(stderr, "usage: index_bench INDEX_DIR QUERY_VECTORS [-k K]"
-                " [-l N] [-b N] [-r N] [-R N] [-p NPROBE]\n");
+                " [-l N] [-b N] [-r N] [-R N] [-p NPROBE] [-f REFINE]\n");
         return 2;
     }
 
@@ -371,6 +376,9 @@ main(int argc, char **argv)
     if (prt_index_open(o.index_dir, o.nprobe, &ix, err, sizeof(err)) != 0) {
         fprintf(stderr, "%s: %s\n", o.index_dir, err);
         return 1;
+    }
+    if (o.refine) {
+        ix->refine = o.refine;
     }
     print_index(ix, now_s() - t0);
 

@@ -27,6 +27,7 @@ int prt_faiss_search_params(void *index, size_t n, const float *x,
     size_t k, int64_t id_limit, size_t nprobe, float *dist, int64_t *ids,
     char *err, size_t errlen);
 int prt_faiss_pq_training(void *index, int niter, int max_points);
+void prt_faiss_no_prefetch(void *index);
 int prt_faiss_knn(int dim, size_t n_base, const float *base, size_t n,
     const float *x, size_t k, float *dist, int64_t *ids, char *err,
     size_t errlen);
@@ -112,6 +113,7 @@ prt_faiss_read(const char *path, int mmap, prt_faiss_t **out, char *err)
         free(f);
         return faiss_fail(err, path);
     }
+    prt_faiss_no_prefetch(f->index);
     *out = f;
     return 0;
 }

@@ -16,6 +16,7 @@
 #include <faiss/IndexIVFPQ.h>
 #include <faiss/IndexPreTransform.h>
 #include <faiss/impl/IDSelector.h>
+#include <faiss/invlists/OnDiskInvertedLists.h>
 #include <faiss/utils/distances.h>
 
 extern "C" {
@@ -23,6 +24,7 @@ int prt_faiss_search_params(void *index, size_t n, const float *x,
     size_t k, int64_t id_limit, size_t nprobe, float *dist, int64_t *ids,
     char *err, size_t errlen);
 int prt_faiss_pq_training(void *index, int niter, int max_points);
+void prt_faiss_no_prefetch(void *index);
 int prt_faiss_knn(int dim, size_t n_base, const float *base, size_t n,
     const float *x, size_t k, float *dist, int64_t *ids, char *err,
     size_t errlen);
@@ -55,6 +57,26 @@ as_ivf(faiss::Index *index)
 
     pt = dynamic_cast<faiss::IndexPreTransform *>(index);
     return dynamic_cast<faiss::IndexIVF *>(pt ? pt->index : index);
+}
+
+/*
+ * Mapped inverted lists (OnDiskInvertedLists) start up to 32 prefetch
+ * threads on every search and wait for the previous search's first. The
+ * lists are in the page cache once warm, and a scan runs its own threads:
+ * without prefetching one search takes half the time (docs/index.md).
+ */
+void
+prt_faiss_no_prefetch(void *index)
+{
+    faiss::IndexIVF                *ivf;
+    faiss::OnDiskInvertedLists     *od;
+
+    ivf = as_ivf(static_cast<faiss::Index *>(index));
+    od = ivf ? dynamic_cast<faiss::OnDiskInvertedLists *>(ivf->invlists)
+             : nullptr;
+    if (od) {
+        od->prefetch_nthread = 0;
+    }
 }
 
 /* Returns 0, or -1 when the index has no product quantizer to set. */

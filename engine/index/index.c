@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/log.h"
 #include "core/loop.h"
@@ -198,7 +199,8 @@ index_free(prt_index_t *ix)
 static int
 index_load(prt_index_t *ix, size_t nprobe, char *err, size_t errlen)
 {
-    char  path[PATH_MAX], ferr[PRT_FAISS_ERR_LEN];
+    char         path[PATH_MAX], ferr[PRT_FAISS_ERR_LEN];
+    struct stat  st;
 
     if (index_path(path, sizeof(path), ix->dir, PRT_FILE_MANIFEST) != 0
         || prt_manifest_read(&ix->manifest, path, err, errlen) != 0
@@ -215,6 +217,9 @@ index_load(prt_index_t *ix, size_t nprobe, char *err, size_t errlen)
     {
         snprintf(err, errlen, "%s", ferr);
         return -1;
+    }
+    if (stat(path, &st) == 0) {
+        ix->bytes += (uint64_t) st.st_size;     /* mapped, like the others */
     }
     ix->nprobe = nprobe ? nprobe : ix->manifest.nprobe;
     ix->refine = ix->manifest.refine ? ix->manifest.refine : 1;
