@@ -15,10 +15,18 @@
 #include "jobs/results.h"
 #include "verify/verify.h"
 
+/* predictions whose events one turn of the loop publishes */
+#define PRT_PUBLISH_SLICE  4096
+
+typedef struct pass_s  pass_t;
+
 struct prt_verifier_s {
     prt_engine_t   *e;
     prt_timer_t     timer;
-    int             running;          /* a pass is on a worker thread */
+    prt_timer_t     publish_timer;
+    pass_t         *publishing;       /* its events are going out */
+    int             running;          /* a pass is on a worker thread or
+                                         publishing */
     int             again;            /* run another when it returns */
     uint64_t        passes;
     uint64_t        verified;
@@ -37,7 +45,7 @@ typedef struct {
     size_t   price_len;                   /* 0: no final price_update */
 } tails_t;
 
-typedef struct {
+struct pass_s {
     prt_task_t        task;
     prt_verifier_t   *v;
     prt_store_t      *store;
@@ -50,12 +58,14 @@ typedef struct {
     int               full;           /* the pass stopped at its limit */
     int               rc;
     char              err[256];
-    uint64_t          us;
+    uint64_t          us;             /* read, verify and commit */
+    uint64_t          render_us;      /* the events' text */
     tails_t          *tails;          /* one per out */
     char             *text;
     size_t            text_len;
     size_t            text_cap;
-} pass_t;
+    size_t            published;      /* out[0..published) told */
+};
 
 static void verifier_start(prt_verifier_t *v);
 
@@ -329,13 +339,14 @@ pass_run(prt_task_t *task)
     if (t->rc == 0 && t->out.n) {
         t->rc = prt_store_verify(t->store, t->out.v, t->out.n);
     }
+    t->us = now_us() - t0;
     if (t->rc != 0) {
         snprintf(t->err, sizeof(t->err), "%s", prt_kv_errmsg());
     } else if (t->out.n && render_tails(t) != 0) {
         t->rc = -1;
         snprintf(t->err, sizeof(t->err), "out of memory rendering events");
     }
-    t->us = now_us() - t0;
+    t->render_us = now_us() - t0 - t->us;
 }
 
 
@@ -363,13 +374,66 @@ publish_tails(prt_engine_t *e, const prt_pred_rec_t *p, const char *text,
 }
 
 static void
+pass_free(pass_t *t)
+{
+    prt_pred_list_free(&t->due);
+    prt_pred_list_free(&t->out);
+    free(t->tails);
+    free(t->text);
+    free(t);
+}
+
+/* The pass is told: the next one may start. */
+static void
+pass_finish(prt_verifier_t *v, pass_t *t)
+{
+    v->publishing = NULL;
+    v->running = 0;
+    if (t->full || v->again) {
+        v->again = 0;
+        verifier_start(v);
+    }
+    pass_free(t);
+}
+
+/*
+ * Stored first, then told (SPEC 6): the events of PRT_PUBLISH_SLICE
+ * predictions per turn of the loop, so that a pass of 100,000 does not
+ * hold requests and WebSocket events back for the whole of it.
+ */
+static void
+publish_slice(prt_verifier_t *v, pass_t *t)
+{
+    size_t  end = t->published + PRT_PUBLISH_SLICE;
+
+    end = end < t->out.n ? end : t->out.n;
+    for (size_t i = t->published; i < end; i++) {
+        publish_tails(v->e, &t->out.v[i], t->text, &t->tails[i]);
+    }
+    t->published = end;
+
+    if (end < t->out.n) {
+        v->publishing = t;
+        prt_timer_start(v->e->loop, &v->publish_timer, 0);
+        return;
+    }
+    pass_finish(v, t);
+}
+
+static void
+publish_timer(prt_loop_t *loop, prt_timer_t *timer)
+{
+    prt_verifier_t  *v = timer->data;
+
+    publish_slice(v, v->publishing);
+}
+
+static void
 pass_done(prt_task_t *task)
 {
     pass_t          *t = (pass_t *) task;
     prt_verifier_t  *v = t->v;
-    prt_engine_t    *e = v->e;
 
-    v->running = 0;
     v->passes++;
     v->last_checked = t->due.n;
     v->last_pass_us = t->us;
@@ -379,33 +443,24 @@ pass_done(prt_task_t *task)
     if (t->rc != 0) {
         /* nothing was stored: the same predictions are due next pass */
         prt_error("verification pass: %s", t->err);
-    } else {
-        /* stored first, then told (SPEC 6) */
-        for (size_t i = 0; i < t->out.n; i++) {
-            const prt_pred_rec_t  *p = &t->out.v[i];
-
-            if (p->status == PRT_PRED_VERIFIED) {
-                v->verified++;
-            } else {
-                v->unverifiable++;
-            }
-            publish_tails(e, p, t->text, &t->tails[i]);
-        }
-        if (t->out.n) {
-            prt_debug("verified %zu predictions (%zu checked) in %llu us",
-                      t->out.n, t->due.n, (unsigned long long) t->us);
-        }
+        pass_finish(v, t);
+        return;
     }
 
-    if (t->full || v->again) {
-        v->again = 0;
-        verifier_start(v);
+    for (size_t i = 0; i < t->out.n; i++) {
+        if (t->out.v[i].status == PRT_PRED_VERIFIED) {
+            v->verified++;
+        } else {
+            v->unverifiable++;
+        }
     }
-    prt_pred_list_free(&t->due);
-    prt_pred_list_free(&t->out);
-    free(t->tails);
-    free(t->text);
-    free(t);
+    if (t->out.n) {
+        prt_debug("verified %zu predictions (%zu checked) in %llu us, "
+                  "events rendered in %llu us", t->out.n, t->due.n,
+                  (unsigned long long) t->us,
+                  (unsigned long long) t->render_us);
+    }
+    publish_slice(v, t);
 }
 
 
@@ -457,6 +512,8 @@ prt_verifier_new(struct prt_engine_s *e)
     v->e = e;
     v->timer.handler = verifier_timer;
     v->timer.data = v;
+    v->publish_timer.handler = publish_timer;
+    v->publish_timer.data = v;
     prt_timer_start(e->loop, &v->timer, e->conf.verify_interval_ms);
     return v;
 }
@@ -466,6 +523,10 @@ prt_verifier_free(prt_verifier_t *v)
 {
     if (v) {
         prt_timer_stop(v->e->loop, &v->timer);
+        prt_timer_stop(v->e->loop, &v->publish_timer);
+        if (v->publishing) {
+            pass_free(v->publishing);
+        }
         free(v);
     }
 }
