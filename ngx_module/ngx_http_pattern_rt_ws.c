@@ -102,7 +102,10 @@ struct ngx_http_pattern_rt_ws_s {
     size_t                          out_bytes;
     ngx_uint_t                      out_frames;
 
-    ngx_http_pattern_rt_ws_parser_t parser;         /* msg: on first use */
+    ngx_http_pattern_rt_ws_parser_t parser;
+    u_char                         *msg;            /* lent to the parser
+                                                       while a message is
+                                                       open or arriving */
     u_char                         *rbuf;           /* the hub's */
     size_t                          rpos, rlast;
 
@@ -114,6 +117,7 @@ struct ngx_http_pattern_rt_ws_s {
     unsigned                        closing:1;      /* our close queued */
     unsigned                        peer_closed:1;  /* theirs received */
     unsigned                        failed:1;       /* protocol error */
+    unsigned                        parser_ready:1;
     unsigned                        shut:1;         /* FIN sent */
     unsigned                        done:1;
 };
@@ -1035,16 +1039,20 @@ ngx_http_pattern_rt_ws_parse(ngx_http_pattern_rt_ws_t *ws)
 
     p = &ws->parser;
 
-    /* the message buffer only once the client sends something: an idle
-     * subscriber costs no more than its connection */
-    if (p->msg == NULL) {
-        u_char  *msg = ngx_palloc(ws->request->pool, ws->conf->ws_max_message);
+    /* the message buffer only while the client sends something: between
+     * messages a subscriber costs no more than its connection */
+    if (!ws->parser_ready) {
+        ngx_http_pattern_rt_ws_parser_init(p, NULL, ws->conf->ws_max_message);
+        ws->parser_ready = 1;
+    }
 
-        if (msg == NULL) {
+    if (ws->msg == NULL) {
+        ws->msg = ngx_palloc(ws->request->pool, ws->conf->ws_max_message);
+        if (ws->msg == NULL) {
             ngx_http_pattern_rt_ws_finalize(ws);
             return;
         }
-        ngx_http_pattern_rt_ws_parser_init(p, msg, ws->conf->ws_max_message);
+        ngx_http_pattern_rt_ws_parser_lend(p, ws->msg);
     }
 
     while (ws->rpos < ws->rlast && !ws->done && !ws->failed) {
@@ -1089,6 +1097,11 @@ ngx_http_pattern_rt_ws_parse(ngx_http_pattern_rt_ws_t *ws)
 
     ws->rpos = 0;
     ws->rlast = 0;
+
+    if (ngx_http_pattern_rt_ws_parser_release(p) != NULL) {
+        ngx_pfree(ws->request->pool, ws->msg);
+        ws->msg = NULL;
+    }
 }
 
 

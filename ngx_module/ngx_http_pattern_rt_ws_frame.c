@@ -277,6 +277,29 @@ ngx_http_pattern_rt_ws_parser_init(ngx_http_pattern_rt_ws_parser_t *p,
 }
 
 
+uint8_t *
+ngx_http_pattern_rt_ws_parser_release(ngx_http_pattern_rt_ws_parser_t *p)
+{
+    uint8_t  *msg;
+
+    if (p->msg_opcode != 0) {
+        return NULL;                    /* a message is being reassembled */
+    }
+
+    msg = p->msg;
+    p->msg = NULL;
+    return msg;
+}
+
+
+void
+ngx_http_pattern_rt_ws_parser_lend(ngx_http_pattern_rt_ws_parser_t *p,
+    uint8_t *msg)
+{
+    p->msg = msg;
+}
+
+
 /* decodes the first two header bytes; returns NULL or what is wrong */
 static const char *
 ngx_http_pattern_rt_ws_parse_start(ngx_http_pattern_rt_ws_parser_t *p)

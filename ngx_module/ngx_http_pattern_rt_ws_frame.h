@@ -129,6 +129,18 @@ void ngx_http_pattern_rt_ws_parser_init(ngx_http_pattern_rt_ws_parser_t *p,
     uint8_t *msg, size_t msg_cap);
 
 /*
+ * The message buffer between messages: _release() takes it back when no
+ * message is open (NULL otherwise, or when the parser holds none), and
+ * _lend() gives one (msg_cap bytes) before the next feed. An idle
+ * connection then holds no buffer. msg of _init() may be NULL if one is
+ * lent before feeding.
+ */
+uint8_t *ngx_http_pattern_rt_ws_parser_release(
+    ngx_http_pattern_rt_ws_parser_t *p);
+void ngx_http_pattern_rt_ws_parser_lend(ngx_http_pattern_rt_ws_parser_t *p,
+    uint8_t *msg);
+
+/*
  * Parses up to len bytes and stops at the first event; *consumed says how
  * many bytes were used (always len for NEED_MORE), call again with the rest.
  * Details of the event are in p->event. After ERROR every call returns ERROR

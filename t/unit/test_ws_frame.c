@@ -882,6 +882,42 @@ test_after_close_and_error(void)
     bytes_free(&b);
 }
 
+/* The buffer is taken back between messages only, and a lent one is
+ * used for the next. */
+static void
+test_buffer_release(void)
+{
+    ngx_http_pattern_rt_ws_parser_t  p;
+    uint8_t                          a[64], b2[64];
+    bytes_t                          b = { 0 };
+    size_t                           used;
+    int                              kind;
+
+    put_str(&b, OP_TEXT, "first ");
+    put_str(&b, FIN | OP_CONT, "half");
+    ngx_http_pattern_rt_ws_parser_init(&p, NULL, sizeof(a));
+    ngx_http_pattern_rt_ws_parser_lend(&p, a);
+    kind = ngx_http_pattern_rt_ws_feed(&p, b.p, 9, &used);
+    ok(kind == EV_MORE && ngx_http_pattern_rt_ws_parser_release(&p) == NULL,
+       "no release while a message is open");
+    kind = ngx_http_pattern_rt_ws_feed(&p, b.p + used, b.len - used, &used);
+    ok(kind == EV_MSG && p.event.len == 10
+       && memcmp(p.event.data, "first half", 10) == 0,
+       "the message completes in the kept buffer");
+    ok(ngx_http_pattern_rt_ws_parser_release(&p) == a,
+       "released between messages");
+    ok(ngx_http_pattern_rt_ws_parser_release(&p) == NULL,
+       "nothing to release twice");
+    bytes_free(&b);
+
+    put_str(&b, FIN | OP_TEXT, "second");
+    ngx_http_pattern_rt_ws_parser_lend(&p, b2);
+    kind = ngx_http_pattern_rt_ws_feed(&p, b.p, b.len, &used);
+    ok(kind == EV_MSG && p.event.data == b2 && p.event.len == 6
+       && memcmp(b2, "second", 6) == 0, "the lent buffer takes the next");
+    bytes_free(&b);
+}
+
 static void
 test_protocol_errors(void)
 {
@@ -1220,6 +1256,7 @@ main(void)
     test_close_frames();
     test_after_close_and_error();
     test_protocol_errors();
+    test_buffer_release();
     test_text_utf8_errors();
     test_limits();
     test_header_encoding();
