@@ -27,8 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
+#include "core/mathenv.h"
 #include "forecast/forecast.h"
 #include "index/files.h"
 #include "index/index.h"
@@ -71,27 +71,6 @@ quantile(const double *sorted, size_t n, double q)
     size_t  i = (size_t) ceil(q * (double) n);
 
     return sorted[i ? i - 1 : 0];
-}
-
-/*
- * The math libraries read these before main(); the engine sets them the
- * same way (engine/main.c), and the figures must be the engine's.
- */
-static void
-engine_environment(char **argv)
-{
-    int  again = 0;
-
-    if (getenv("OMP_WAIT_POLICY") == NULL) {
-        again |= setenv("OMP_WAIT_POLICY", "PASSIVE", 1) == 0;
-    }
-    if (getenv("OPENBLAS_NUM_THREADS") == NULL) {
-        again |= setenv("OPENBLAS_NUM_THREADS", "1", 1) == 0;
-    }
-    if (again) {
-        execv("/proc/self/exe", argv);
-        perror("re-executing with the engine's environment");
-    }
 }
 
 static int
@@ -364,7 +343,7 @@ main(int argc, char **argv)
     double           t0;
     int              rc;
 
-    engine_environment(argv);
+    prt_math_environment(argv);
     memset(&o, 0, sizeof(o));
     if (parse_args(argc, argv, &o) != 0) {
         fprintf(stderr, "usage: index_bench INDEX_DIR QUERY_VECTORS [-k K]"
