@@ -163,16 +163,18 @@ sub read_day {
         my $start = substr($ns, 0, -9);         # ns -> s, exact for minutes
         my ($d, $minute) = utc_to_ny($start);
         croak "$path: a row of $t on $d" unless $d eq $date;
+        # long names, and the short ones of a Polygon AM event
         push @{ $tickers{$t} }, { minute => $minute, start => $start + 0,
                                   open => $o, high => $h, low => $l,
-                                  close => $c, volume => $v };
+                                  close => $c, volume => $v, o => $o,
+                                  h => $h, l => $l, c => $c, v => $v };
     }
     croak "$path: $GunzipError" if $GunzipError;
     for my $bars (values %tickers) {
         @$bars = sort { $a->{minute} <=> $b->{minute} } @$bars;
     }
     return { date => $date, day_start => ny_day_start($date),
-             tickers => \%tickers };
+             path => $path, tickers => \%tickers };
 }
 
 # ---------------------------------------------------------------------------

@@ -17,13 +17,13 @@ use warnings;
 use Carp qw(croak);
 use Exporter 'import';
 use HTTP::Request;
-use IO::Uncompress::Gunzip qw($GunzipError);
 use JSON::PP ();
 use LWP::UserAgent;
 use POSIX ();
 use Scalar::Util qw(looks_like_number);
 use Time::Local ();
 
+use PatternRT::Bars ();
 use PatternRT::Util qw(wait_until);
 
 our @EXPORT_OK = qw(
@@ -434,31 +434,12 @@ sub iso_seconds {
 # ---------------------------------------------------------------------------
 # Flat files (SPEC 2.1) and what a scan must make of them
 
-# One day's gzip CSV: { date, tickers => { T => [ {start, minute, close,
-# volume} ... ] } }, bars sorted by start.
+# One day's gzip CSV: PatternRT::Bars::read_day ({ date, path, tickers =>
+# { T => [ {start, minute, close, volume, ...} ] } }, bars in time order).
 sub read_flat_day {
     my ($path) = @_;
 
-    my ($date) = $path =~ /(\d{4}-\d\d-\d\d)\.csv\.gz\z/
-        or croak "$path: not named YYYY-MM-DD.csv.gz";
-    my $z = IO::Uncompress::Gunzip->new($path)
-        or croak "$path: $GunzipError";
-    my $header = <$z> // '';
-    croak "$path: unexpected header $header"
-        unless $header =~ /\Aticker,volume,open,close,high,low,window_start,/;
-    my %tickers;
-    while (my $line = <$z>) {
-        $line =~ s/\r?\n\z//;
-        my ($t, $v, undef, $c, undef, undef, $ns) = split /,/, $line;
-        my $start = substr($ns, 0, -9) + 0;     # ns -> s (whole minutes)
-        my (undef, $minute) = ny_local($start);
-        push @{ $tickers{$t} }, { start => $start, minute => $minute,
-                                  close => $c, volume => $v };
-    }
-    for my $bars (values %tickers) {
-        @$bars = sort { $a->{start} <=> $b->{start} } @$bars;
-    }
-    return { date => $date, tickers => \%tickers };
+    return PatternRT::Bars::read_day($path);
 }
 
 # What a scan at UTC second $clock must give a ticker whose bars of that

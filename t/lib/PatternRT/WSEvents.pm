@@ -17,13 +17,13 @@ use warnings;
 
 use Carp qw(croak);
 use Exporter 'import';
-use IO::Uncompress::Gunzip qw($GunzipError);
 use IPC::Run ();
 use JSON::PP ();
 use Time::HiRes qw(time sleep);
 use Time::Local qw(timegm);
 
-use PatternRT::Jobs qw(call_api is_iso_z is_int is_num close_enough);
+use PatternRT::Jobs qw(call_api is_iso_z is_int is_num close_enough
+                       read_flat_day);
 use PatternRT::Util qw(wait_until);
 use PatternRT::WebSocket;
 
@@ -41,27 +41,11 @@ my $BARS = '/api/pattern-realtime/bars';
 # ---------------------------------------------------------------------------
 # Bars and the feed clock
 
-# A flat file (Polygon minute aggregates) as { date, path, tickers => { T =>
-# [ { start (UTC s), o, h, l, c, v } sorted by start ] } }.
+# A flat file (Polygon minute aggregates): PatternRT::Jobs::read_flat_day.
 sub flat_day {
     my ($path) = @_;
 
-    my ($date) = $path =~ /(\d{4}-\d\d-\d\d)\.csv\.gz\z/
-        or croak "$path: not named YYYY-MM-DD.csv.gz";
-    my $z = IO::Uncompress::Gunzip->new($path)
-        or croak "$path: $GunzipError";
-    my $header = <$z> // '';
-    croak "$path: unexpected header $header"
-        unless $header =~ /\Aticker,volume,open,close,high,low,window_start,/;
-    my %t;
-    while (my $line = <$z>) {
-        $line =~ s/\r?\n\z//;
-        my ($sym, $v, $o, $c, $h, $l, $ns) = split /,/, $line;
-        push @{ $t{$sym} }, { start => substr($ns, 0, -9) + 0, o => $o,
-                              h => $h, l => $l, c => $c, v => $v };
-    }
-    @$_ = sort { $a->{start} <=> $b->{start} } @$_ for values %t;
-    return { date => $date, path => $path, tickers => \%t };
+    return read_flat_day($path);
 }
 
 # The bar of $sym starting at $start (UTC s), or undef.
