@@ -9,10 +9,11 @@
 #      CPU seconds of the command, nginx's workers and the engine;
 #   2. one verification pass with 1,000,000 pending predictions of which
 #      100,000 are due (state written by bench/verify_state.c through the
-#      engine's own stores): the pass on its worker thread (/health
-#      max_pass_ms and the engine's debug line), the longest /health answer
-#      while the loop thread commits it and sends its events, and the
-#      commit alone, timed on a copy of the state;
+#      engine's own stores): the pass on its worker thread (read, verify,
+#      commit: /health max_pass_ms and the engine's debug line, which also
+#      gives the time its events took to render), the longest /health
+#      answer while the loop thread publishes those events, and the commit
+#      alone, timed on a copy of the state;
 #   3. GET /performance?period=all over 1,000,000 predictions (100,000 and
 #      1,000,000 of them verified) through nginx, RUNS times each.
 #
@@ -39,38 +40,9 @@ trap stop_instance EXIT
 # about 1.3 MB) and a long engine timeout, so that the verification stall
 # below is measured rather than cut at 10 s
 start_ingest_nginx() {
-    local prefix=$1 user=
-    nginx_prefix=$prefix
-    [ "$(id -u)" -eq 0 ] && user="user root;"
-    mkdir -p "$prefix/conf" "$prefix/logs" "$prefix/temp"
-    cat > "$prefix/conf/nginx.conf" <<EOF
-load_module $module;
-worker_processes 2;
-error_log logs/error.log warn;
-pid logs/nginx.pid;
-$user
-events { worker_connections 1024; }
-http {
-    client_body_temp_path temp/body;
-    proxy_temp_path temp/proxy;
-    fastcgi_temp_path temp/fastcgi;
-    uwsgi_temp_path temp/uwsgi;
-    scgi_temp_path temp/scgi;
-    access_log off;
-    pattern_rt_engine $prefix/engine.sock;
-    server {
-        listen 127.0.0.1:$port;
-        client_max_body_size 8m;
-        client_body_buffer_size 8m;
-        pattern_rt_max_body 8m;
-        pattern_rt_timeout 120s;
-        location / {
-            pattern_rt_api;
-        }
-    }
-}
-EOF
-    "$nginx" -p "$prefix" -c conf/nginx.conf -e logs/error.log
+    start_nginx "$1" "$port" "client_max_body_size 8m;
+        client_body_buffer_size 8m; pattern_rt_max_body 8m;
+        pattern_rt_timeout 120s;"
 }
 
 # start_plain_engine DATA_DIR CLOCK [options]: returns once /health answers
@@ -153,8 +125,8 @@ cp -a "$work/data-pending" "$work/data-commit"
 wait_quiet "the verification pass"
 start_plain_engine "$work/data-pending" "$clock" --log_level debug
 say "run:     $engine serve --data-dir $work/data-pending --clock $clock --log_level debug  (the timer's first pass)"
-# /health is answered by the loop thread, which also commits the pass and
-# sends its events: the slowest answer while waiting shows that stall
+# /health is answered by the loop thread, which also publishes the pass's
+# events (in slices): the slowest answer while waiting shows the stall
 slowest=0
 for _ in $(seq 3000); do
     t=$(curl -sS -m 150 -o "$work/health.json" -w '%{time_total}' \
@@ -166,9 +138,9 @@ for _ in $(seq 3000); do
 done
 json '"         pass (worker thread): max_pass_ms %s; verified %d, pending now %d" % (j["verification"]["max_pass_ms"], j["verification"]["verified"], j["store"]["pending"])' \
     < "$work/health.json"
-grep -o 'verified [0-9]* predictions ([0-9]* checked) in [0-9]* us' \
+grep -o 'verified [0-9]* predictions ([0-9]* checked) in [0-9]* us, events rendered in [0-9]* us' \
     "$work/logs/engine.log" | head -n 1 | sed 's/^/         engine log: /'
-say "         slowest /health answer meanwhile (commit + events on the loop thread): $(echo "$slowest" | awk '{ printf "%.0f ms", $1 * 1000 }')"
+say "         slowest /health answer meanwhile (events published on the loop thread): $(echo "$slowest" | awk '{ printf "%.0f ms", $1 * 1000 }')"
 echo
 
 # ---- 3. performance -------------------------------------------------------------

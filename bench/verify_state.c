@@ -13,8 +13,8 @@
  *                               heaviest /performance: every one ranked)
  *   verify_state commit DIR     times prt_store_verify of the 100,000 due
  *                               predictions of a `pending` DIR: the
- *                               commit the engine's loop thread does after
- *                               the pass (run it on a copy)
+ *                               commit that ends the engine's
+ *                               verification pass (run it on a copy)
  *
  * It prints one line "clock ISO" (the instant to start the engine at) or
  * the commit time. Everything is deterministic.
@@ -211,7 +211,7 @@ due_txn(MDB_txn *txn, void *arg)
     return prt_store_pending_due(d->store, txn, d->now_ms, collect, d);
 }
 
-/* The commit after a pass: prt_store_verify of the 100,000 due ones. */
+/* The commit that ends a pass: prt_store_verify of the 100,000 due ones. */
 static int
 time_commit(const char *dir, int64_t day_s)
 {

@@ -122,10 +122,13 @@ serve_dir() {
     echo "$d"
 }
 
-# start_nginx PREFIX PORT: nginx with the module on / and the files of
-# PREFIX/static/ on /static/ (the static baselines)
+# start_nginx PREFIX PORT [SERVER_DIRECTIVES]: nginx with the module on /
+# and the files of PREFIX/static/ on /static/ (the static baselines).
+# SERVER_DIRECTIVES replace the default body limits: a job of 10,000
+# symbols is an 80 KB body, kept in memory.
 start_nginx() {
     local prefix=$1 port=$2 user=
+    local server_conf=${3:-"client_max_body_size 2m; client_body_buffer_size 1m;"}
     nginx_prefix=$prefix
     [ "$(id -u)" -eq 0 ] && user="user root;"
     mkdir -p "$prefix/conf" "$prefix/logs" "$prefix/temp" "$prefix/static"
@@ -146,9 +149,7 @@ http {
     pattern_rt_engine $prefix/engine.sock;
     server {
         listen 127.0.0.1:$port;
-        # a job of 10,000 symbols is an 80 KB body: keep it in memory
-        client_max_body_size 2m;
-        client_body_buffer_size 1m;
+        $server_conf
         location / {
             pattern_rt_api;
         }
