@@ -6,7 +6,9 @@
 #      posted through nginx by `pattern-rt-engine replay --speed max`, one
 #      batch per market minute as a live feed sends them, and as a bulk load
 #      (--bulk: file order, batches of up to 10,000 events); bars/s and the
-#      CPU seconds of the command, nginx's workers and the engine;
+#      CPU seconds of the command, nginx's workers and the engine; then
+#      the server alone: wrk posting one batch of 10,000 of those events
+#      on 4 connections for DURATION (bars/s accepted, CPU);
 #   2. one verification pass with 1,000,000 pending predictions of which
 #      100,000 are due (state written by bench/verify_state.c through the
 #      engine's own stores): the pass on its worker thread (read, verify,
@@ -17,7 +19,8 @@
 #   3. GET /performance?period=all over 1,000,000 predictions (100,000 and
 #      1,000,000 of them verified) through nginx, RUNS times each.
 #
-#   bench/ingest.sh     INGEST_TICKERS (3000), RUNS (20), BUILD, ENGINE,
+#   bench/ingest.sh     INGEST_TICKERS (3000), RUNS (20), DURATION (10s),
+#                       BUILD, ENGINE,
 #                       PORT, NGINX, BENCH_DIR (var/bench)
 #
 # Needs `make` first. Writes under $BENCH_DIR/run-ingest/ (removed at the
@@ -30,6 +33,8 @@ set -euo pipefail
 
 tickers=${INGEST_TICKERS:-3000}
 runs=${RUNS:-20}
+batch_events=10000
+duration=${DURATION:-10s}
 port=${PORT:-$(free_port)}
 url="http://127.0.0.1:$port"
 work="$bench_dir/run-ingest"
@@ -115,6 +120,45 @@ for mode in minute bulk; do
     say "         engine: $(curl -fsS "$url/health" | json '"%d bars ingested, %d stored" % (j["feed"]["bars_ingested"], j["bars"]["bars"])')"
     stop_engine
 done
+echo
+
+# ---- 1b. the server alone ------------------------------------------------------
+# The replay command above shares the 2 cores with the server and spends
+# a third of them building its JSON; wrk posting one ready batch over and
+# over measures what nginx and the engine take in.
+echo "## ingest: the server alone, one batch of $batch_events events posted by wrk"
+"$python" - "$work"/flat/*.csv.gz "$batch_events" > "$work/batch.json" <<'PY'
+import gzip, json, sys
+events = []
+with gzip.open(sys.argv[1], "rt") as f:
+    next(f)
+    for line in f:
+        t, v, o, c, h, l, ns = line.strip().split(",")[:7]
+        s = int(ns) // 1000000
+        events.append({"ev": "AM", "sym": t, "v": float(v), "o": float(o),
+                       "c": float(c), "h": float(h), "l": float(l),
+                       "s": s, "e": s + 60000})
+        if len(events) == int(sys.argv[2]):
+            break
+json.dump(events, sys.stdout, separators=(",", ":"))
+PY
+rm -rf "$work/data-wrk"
+mkdir -p "$work/data-wrk"
+start_plain_engine "$work/data-wrk" feed
+wait_quiet "the wrk ingest"
+workers=$(pgrep -P "$(cat "$work/logs/nginx.pid")" | tr '\n' ' ')
+# shellcheck disable=SC2086
+n0=$(cpu_of $workers)
+e0=$(cpu_of "$engine_pid")
+say "run:     BODY=batch.json wrk -t2 -c4 -d${duration} -s bench/lib/post_body.lua $url/api/pattern-realtime/bars"
+BODY="$work/batch.json" wrk -t2 -c4 -d"$duration" -s bench/lib/post_body.lua \
+    "$url/api/pattern-realtime/bars" > "$work/wrk.out"
+rps=$(awk '/^Requests\/sec:/ { print $2 }' "$work/wrk.out")
+say "         $(grep '^requests' "$work/wrk.out"); $rps requests/s = $(echo "$rps $batch_events" | awk '{ printf "%.0f", $1 * $2 }') bars/s"
+# shellcheck disable=SC2086
+say "         cpu: nginx workers $(echo "$(cpu_of $workers) $n0" | awk '{ printf "%.2f", $1 - $2 }') s," \
+    "engine $(echo "$(cpu_of "$engine_pid") $e0" | awk '{ printf "%.2f", $1 - $2 }') s in $duration"
+stop_engine
 echo
 
 # ---- 2. verification pass ------------------------------------------------------

@@ -24,7 +24,7 @@ static const opt_t options[] = {
     OPT(clock, OPT_STR, "real | feed | an ISO-8601 instant (default real)"),
     OPT(log_level, OPT_STR, "error | warn | info | debug (default info)"),
     OPT(max_workers, OPT_SIZE, "worker slots in shared memory (default 32)"),
-    OPT(request_ring, OPT_SIZE, "bytes per request ring, power of two (default 1m)"),
+    OPT(request_ring, OPT_SIZE, "bytes per request ring, power of two (default 4m)"),
     OPT(response_ring, OPT_SIZE, "bytes per response ring, power of two (default 4m)"),
     OPT(broadcast_log, OPT_SIZE, "bytes of the event broadcast log, power of two (default 16m)"),
     OPT(max_request, OPT_SIZE, "largest request after reassembly (default 16m)"),
@@ -55,7 +55,7 @@ prt_config_defaults(prt_config_t *c)
     c->clock = strdup("real");
     c->log_level = strdup("info");
     c->max_workers = 32;
-    c->request_ring = 1 << 20;
+    c->request_ring = 4 << 20;     /* several 10,000-bar batches (800 KB each) */
     c->response_ring = 4 << 20;
     c->broadcast_log = 16 << 20;
     c->max_request = 16 << 20;
