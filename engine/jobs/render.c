@@ -148,3 +148,25 @@ prt_render_job_fields(prt_json_t *j, const prt_job_rec_t *job)
         prt_json_kstr(j, "reason", job->reason);
     }
 }
+
+void
+prt_render_price_update(prt_json_t *j, const prt_price_subject_t *s,
+    double price, int64_t at_ms, int64_t minutes_left)
+{
+    double  ret = 100.0 * (price / s->price_at_scan - 1.0);
+    double  pnl = s->direction == PRT_DIRECTION_UP ? ret : -ret;
+
+    prt_json_open(j);
+    prt_json_key(j, "price_update");
+    prt_json_open(j);
+    prt_json_kuint(j, "prediction_id", s->prediction_id);
+    prt_json_kstr(j, "symbol", s->symbol);
+    prt_json_knum(j, "current_price", price);
+    prt_json_knum(j, "unrealized_return", ret);
+    prt_json_knum(j, "unrealized_pnl", pnl);
+    prt_json_kbool(j, "is_currently_correct", pnl > 0);
+    prt_json_kint(j, "minutes_remaining", minutes_left);
+    prt_json_ktime(j, "timestamp", at_ms);
+    prt_json_close(j);
+    prt_json_close(j);
+}

@@ -8,6 +8,7 @@
 #include "engine.h"
 #include "events/events.h"
 #include "forecast/forecast.h"
+#include "jobs/render.h"
 #include "verify/tracker.h"
 
 typedef struct {
@@ -25,6 +26,7 @@ typedef struct {
 
 struct prt_tracker_s {
     prt_engine_t   *e;
+    prt_json_t      json;             /* reused for every event */
     prt_symtab_t    symbols;          /* symbol -> index into lists */
     open_list_t    *lists;
     size_t          nlists;
@@ -37,6 +39,11 @@ prt_tracker_new(struct prt_engine_s *e)
     prt_tracker_t  *t = calloc(1, sizeof(*t));
 
     if (t == NULL || prt_symtab_init(&t->symbols, 1024) != 0) {
+        free(t);
+        return NULL;
+    }
+    if (prt_json_init(&t->json) != 0) {
+        prt_symtab_free(&t->symbols);
         free(t);
         return NULL;
     }
@@ -55,6 +62,7 @@ prt_tracker_free(prt_tracker_t *t)
     }
     free(t->lists);
     prt_symtab_free(&t->symbols);
+    prt_json_free(&t->json);
     free(t);
 }
 
@@ -110,42 +118,30 @@ prt_tracker_add(prt_tracker_t *t, const prt_pred_rec_t *preds, size_t n)
     }
 }
 
+/* One price_update, rendered once, on the job's stream and the prices
+ * channel. */
 static void
 price_event(prt_tracker_t *t, const open_pred_t *o, const char *symbol,
-    double price, int64_t at_ms, uint8_t stream)
+    double price, int64_t at_ms)
 {
-    prt_events_t  *ev = t->e->events;
-    prt_json_t     j;
-    uint64_t       seq = prt_events_next_seq(ev);
-    double         ret = 100.0 * (price / o->price_at_scan - 1.0);
-    double         pnl = o->direction == PRT_DIRECTION_UP ? ret : -ret;
-    int64_t        left = (o->due_ms - at_ms + 59999) / 60000;
-    char           id[PRT_JOB_ID_SIZE];
+    prt_price_subject_t  s = { o->id, symbol, o->direction, o->price_at_scan };
+    int64_t              left = (o->due_ms - at_ms + 59999) / 60000;
+    const char          *body;
+    size_t               len;
 
-    if (prt_json_init(&j) != 0) {
+    prt_json_reset(&t->json);
+    prt_render_price_update(&t->json, &s, price, at_ms, left > 0 ? left : 1);
+    body = prt_json_body(&t->json, &len);
+    if (prt_json_failed(&t->json) || len < 2) {
         return;
     }
-    prt_job_id_format(o->job, id);
-    prt_json_open(&j);
-    prt_json_kstr(&j, "type", "price_update");
-    prt_json_kstr(&j, "job_id", id);
-    prt_json_kuint(&j, "seq", seq);
-    prt_json_ktime(&j, "timestamp", (int64_t) prt_wall_ms());
-    prt_json_key(&j, "price_update");
-    prt_json_open(&j);
-    prt_json_kuint(&j, "prediction_id", o->id);
-    prt_json_kstr(&j, "symbol", symbol);
-    prt_json_knum(&j, "current_price", price);
-    prt_json_knum(&j, "unrealized_return", ret);
-    prt_json_knum(&j, "unrealized_pnl", pnl);
-    prt_json_kbool(&j, "is_currently_correct", pnl > 0);
-    prt_json_kint(&j, "minutes_remaining", left > 0 ? left : 1);
-    prt_json_ktime(&j, "timestamp", at_ms);
-    prt_json_close(&j);
-    prt_json_close(&j);
-    prt_events_publish(ev, stream, PRT_EVENT_PRICE_UPDATE, 0,
-                       stream == PRT_STREAM_JOB ? o->job : NULL, seq, &j);
-    prt_json_free(&j);
+    /* the tail: the object without its opening brace */
+    prt_events_publish_tail(t->e->events, PRT_STREAM_JOB,
+                            PRT_EVENT_PRICE_UPDATE, "price_update", o->job,
+                            body + 1, len - 1);
+    prt_events_publish_tail(t->e->events, PRT_STREAM_PRICES,
+                            PRT_EVENT_PRICE_UPDATE, "price_update", o->job,
+                            body + 1, len - 1);
 }
 
 void
@@ -166,8 +162,7 @@ prt_tracker_price(prt_tracker_t *t, const char *symbol, double price,
             t->open--;
             continue;
         }
-        price_event(t, o, symbol, price, bar_end_ms, PRT_STREAM_JOB);
-        price_event(t, o, symbol, price, bar_end_ms, PRT_STREAM_PRICES);
+        price_event(t, o, symbol, price, bar_end_ms);
         l->v[keep++] = *o;
     }
     l->n = keep;

@@ -273,19 +273,10 @@ render_verification(prt_json_t *j, const prt_pred_rec_t *p)
 static void
 render_final_price(prt_json_t *j, const prt_pred_rec_t *p)
 {
-    prt_json_open(j);
-    prt_json_key(j, "price_update");
-    prt_json_open(j);
-    prt_json_kuint(j, "prediction_id", p->id);
-    prt_json_kstr(j, "symbol", p->symbol);
-    prt_json_knum(j, "current_price", p->price_at_horizon);
-    prt_json_knum(j, "unrealized_return", p->actual_return);
-    prt_json_knum(j, "unrealized_pnl", p->pnl);
-    prt_json_kbool(j, "is_currently_correct", p->was_correct == 1);
-    prt_json_kint(j, "minutes_remaining", 0);
-    prt_json_ktime(j, "timestamp", p->verified_at_ms);
-    prt_json_close(j);
-    prt_json_close(j);
+    prt_price_subject_t  s = { p->id, p->symbol, p->direction,
+                               p->price_at_scan };
+
+    prt_render_price_update(j, &s, p->price_at_horizon, p->verified_at_ms, 0);
 }
 
 /* Renders here so that the loop thread only copies text into the rings:
