@@ -57,6 +57,7 @@ struct pass_s {
     prt_pred_list_t   out;            /* verified or unverifiable */
     int               full;           /* the pass stopped at its limit */
     int               rc;
+    int               unrendered;     /* stored, events not rendered */
     char              err[256];
     uint64_t          us;             /* read, verify and commit */
     uint64_t          render_us;      /* the events' text */
@@ -334,8 +335,7 @@ pass_run(prt_task_t *task)
     if (t->rc != 0) {
         snprintf(t->err, sizeof(t->err), "%s", prt_kv_errmsg());
     } else if (t->out.n && render_tails(t) != 0) {
-        t->rc = -1;
-        snprintf(t->err, sizeof(t->err), "out of memory rendering events");
+        t->unrendered = 1;              /* stored, but not told */
     }
     t->render_us = now_us() - t0 - t->us;
 }
@@ -444,6 +444,13 @@ pass_done(prt_task_t *task)
         } else {
             v->unverifiable++;
         }
+    }
+    if (t->unrendered) {
+        /* clients see the verifications over REST; subscribers miss them */
+        prt_error("verified %zu predictions, but rendering their events ran "
+                  "out of memory: none sent", t->out.n);
+        pass_finish(v, t);
+        return;
     }
     if (t->out.n) {
         prt_debug("verified %zu predictions (%zu checked) in %llu us, "
