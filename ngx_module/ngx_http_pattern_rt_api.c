@@ -190,16 +190,19 @@ ngx_http_pattern_rt_body(ngx_http_request_t *r, u_char **data, size_t *len)
 }
 
 
-/* The body, or NULL and the answer already sent (413, 500) in *rc. */
+/* The body, with an allocator from the request's pool for its parser; or
+ * NULL and the answer already sent (413, 500) in *rc. */
 static u_char *
 ngx_http_pattern_rt_get_body(ngx_http_request_t *r, size_t *len,
-    ngx_int_t *rc)
+    prt_allocator_t *a, ngx_int_t *rc)
 {
     u_char     *data;
     ngx_int_t   st;
 
     st = ngx_http_pattern_rt_body(r, &data, len);
     if (st == NGX_OK) {
+        a->alloc = ngx_http_pattern_rt_palloc;
+        a->ctx = r->pool;
         return data;
     }
 
@@ -363,13 +366,10 @@ ngx_http_pattern_rt_search_body(ngx_http_request_t *r,
     prt_parse_error_t  err;
 
     sent = NGX_HTTP_INTERNAL_SERVER_ERROR;
-    body = ngx_http_pattern_rt_get_body(r, &len, &sent);
+    body = ngx_http_pattern_rt_get_body(r, &len, &a, &sent);
     if (body == NULL) {
         return sent;
     }
-
-    a.alloc = ngx_http_pattern_rt_palloc;
-    a.ctx = r->pool;
 
     rc = frontend
          ? prt_req_parse_fe_historical(ngx_http_pattern_rt_parser(r), &a,
@@ -498,13 +498,10 @@ ngx_http_pattern_rt_run(ngx_http_request_t *r, ngx_http_pattern_rt_ctx_t *ctx)
     plcf = ngx_http_get_module_loc_conf(r, ngx_http_pattern_rt_module);
 
     sent = NGX_HTTP_INTERNAL_SERVER_ERROR;
-    body = ngx_http_pattern_rt_get_body(r, &len, &sent);
+    body = ngx_http_pattern_rt_get_body(r, &len, &a, &sent);
     if (body == NULL) {
         return sent;
     }
-
-    a.alloc = ngx_http_pattern_rt_palloc;
-    a.ctx = r->pool;
 
     if (prt_req_parse_run(ngx_http_pattern_rt_parser(r), &a, (char *) body,
                           len, (uint32_t) plcf->max_symbols, &req, &msg_len,
@@ -723,13 +720,10 @@ ngx_http_pattern_rt_bars(ngx_http_request_t *r, ngx_http_pattern_rt_ctx_t *ctx)
     plcf = ngx_http_get_module_loc_conf(r, ngx_http_pattern_rt_module);
 
     sent = NGX_HTTP_INTERNAL_SERVER_ERROR;
-    body = ngx_http_pattern_rt_get_body(r, &len, &sent);
+    body = ngx_http_pattern_rt_get_body(r, &len, &a, &sent);
     if (body == NULL) {
         return sent;
     }
-
-    a.alloc = ngx_http_pattern_rt_palloc;
-    a.ctx = r->pool;
 
     if (prt_req_parse_bars(ngx_http_pattern_rt_parser(r), &a, (char *) body,
                            len, (uint32_t) plcf->max_bar_events, &req,
