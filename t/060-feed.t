@@ -9,10 +9,9 @@
 
 use lib 't/lib';
 use PatternRT::Test;
-use Digest::SHA qw(hmac_sha256);
+use PatternRT::Tokens qw(test_secret mint);
 use File::Temp qw(tempdir);
 use JSON::PP ();
-use MIME::Base64 qw(encode_base64url);
 
 use PatternRT::Jobs qw(call_api ny_instant);
 
@@ -84,25 +83,9 @@ sub ingested {
     return call_api('GET', '/health')->{json}{feed}{bars_ingested};
 }
 
-# Auth: a secret and tokens minted from docs/auth.md's format.
+# Auth: a secret and tokens minted by PatternRT::Tokens.
 our $TMP = tempdir('prt-feed-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-our $SECRET = join '', map { sprintf '%02x', int rand 256 } 1 .. 32;
-{
-    open my $fh, '>', "$TMP/secret" or die "$TMP/secret: $!\n";
-    print {$fh} "$SECRET\n";
-    close $fh or die "$TMP/secret: $!\n";
-    chmod 0600, "$TMP/secret";
-}
-$ENV{TEST_PRT_SECRET_FILE} = "$TMP/secret";
-
-sub mint {
-    my ($scopes, $expires) = @_;
-
-    my $payload = sprintf 'prt1.%s.%d.%s', $scopes, $expires // time + 3600,
-                          encode_base64url(join '', map { chr int rand 256 }
-                                                   1 .. 12);
-    return "$payload." . encode_base64url(hmac_sha256($payload, $SECRET));
-}
+test_secret($TMP);
 
 # The batch of TEST 3: [event, expected reason or undef when accepted].
 our @CASES = (

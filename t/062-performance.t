@@ -11,12 +11,11 @@
 
 use lib 't/lib';
 use PatternRT::Test;
-use Digest::SHA qw(hmac_sha256);
+use PatternRT::Tokens qw(test_secret mint);
 use File::Temp qw(tempdir);
 use IO::Uncompress::Gunzip qw($GunzipError);
 use IPC::Run ();
 use JSON::PP ();
-use MIME::Base64 qw(encode_base64url);
 use POSIX qw(floor);
 use Time::Local qw(timegm);
 
@@ -57,25 +56,8 @@ our @SYMBOLS = do {
     (sort { $n{$b} <=> $n{$a} || $a cmp $b } keys %n)[0 .. 11];
 };
 
-# Auth: a secret for nginx and tokens minted here from docs/auth.md's
-# format (prt1.<scopes>.<expires>.<nonce>.<HMAC-SHA256, base64url>).
-our $SECRET = join '', map { sprintf '%02x', int rand 256 } 1 .. 32;
-{
-    open my $fh, '>', "$TMP/secret" or die "$TMP/secret: $!\n";
-    print {$fh} "$SECRET\n";
-    close $fh or die "$TMP/secret: $!\n";
-    chmod 0600, "$TMP/secret";
-}
-$ENV{TEST_PRT_SECRET_FILE} = "$TMP/secret";
-
-sub mint {
-    my ($scopes, $ttl) = @_;
-
-    my $payload = sprintf 'prt1.%s.%d.%s', $scopes, time + ($ttl // 3600),
-                          encode_base64url(join '', map { chr int rand 256 }
-                                                   1 .. 12);
-    return "$payload." . encode_base64url(hmac_sha256($payload, $SECRET));
-}
+# Auth: a secret for nginx and tokens minted by PatternRT::Tokens.
+test_secret($TMP);
 
 engine_config(clock => 'feed', data => "$FIXTURES/demo");
 

@@ -23,10 +23,9 @@
 
 use lib 't/lib';
 use PatternRT::Test;
-use Digest::SHA qw(hmac_sha256);
+use PatternRT::Tokens qw(test_secret mint);
 use File::Temp qw(tempdir);
 use JSON::PP ();
-use MIME::Base64 qw(encode_base64url);
 use Time::HiRes qw(time sleep);
 
 use PatternRT::Jobs qw(run_job wait_job is_iso_z);
@@ -47,32 +46,16 @@ our $RFC_KEY = 'dGhlIHNhbXBsZSBub25jZQ==';          # RFC 6455 section 1.3
 our $RFC_ACCEPT = 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=';
 our $NO_SUCH_JOB = '0badc0de-0000-4000-8000-000000000000';
 
-# Auth: a secret file for nginx and tokens minted here from docs/auth.md's
-# format, prt1.<scopes>.<expires>.<nonce>.<HMAC-SHA256 base64url>, so that
-# expired tokens can be made too.
+# Auth: a secret file for nginx and tokens minted by PatternRT::Tokens
+# (expired ones too).
 our $TMP = tempdir('prt-ws-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-our $SECRET = join '', map { sprintf '%02x', int rand 256 } 1 .. 32;
-{
-    open my $fh, '>', "$TMP/secret" or die "$TMP/secret: $!\n";
-    print {$fh} "$SECRET\n";
-    close $fh or die "$TMP/secret: $!\n";
-    chmod 0600, "$TMP/secret";
-}
-$ENV{TEST_PRT_SECRET_FILE} = "$TMP/secret";
+test_secret($TMP);
 our $HAVE_AUTH = -f 'docs/auth.md' && do {
     open my $fh, '<', 'ngx_module/ngx_http_pattern_rt_module.c' or die $!;
     local $/;
     <$fh> =~ /"pattern_rt_auth_read"/;
 };
 
-sub mint {
-    my ($scopes, $expires) = @_;
-
-    my $payload = sprintf 'prt1.%s.%d.%s', $scopes, $expires,
-                          encode_base64url(join '', map { chr int rand 256 }
-                                                   1 .. 12);
-    return "$payload." . encode_base64url(hmac_sha256($payload, $SECRET));
-}
 
 our $READ_TOKEN = mint('read', time + 3600);
 our $FEED_TOKEN = mint('feed', time + 3600);
