@@ -8,7 +8,7 @@
 use lib 't/lib';
 use PatternRT::Test;
 
-use PatternRT::Jobs qw(PRT call_api run_job wait_job health
+use PatternRT::Jobs qw(PRT call_api run_job wait_job health history_all
                        wait_workers_connected ny_instant);
 use PatternRT::WSEvents qw(flat_day post_minute feed_clock);
 
@@ -131,8 +131,7 @@ my $after = PatternRT::Util::wait_until(sub {
 
 my $d = cache_stats();
 ok($d->{dropped} > $s->{dropped}, 'the verification event dropped the entry');
-my %h = map { $_->{prediction_id} => $_ }
-        @{ call_api('GET', PRT . '/history?limit=1000')->{json}{items} };
+my %h = map { $_->{prediction_id} => $_ } history_all();
 my @stale = grep {
     my $e = $h{$_->{prediction_id}};
     !$e || ($e->{was_correct} // 'null') ne ($_->{was_correct} // 'null')

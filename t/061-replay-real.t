@@ -23,7 +23,8 @@ use IPC::Run ();
 use JSON::PP ();
 use Time::Local qw(timegm);
 
-use PatternRT::Jobs qw(call_api close_enough ny_local iso_z);
+use PatternRT::Jobs qw(call_api close_enough ny_local iso_z get_json
+                       history_all replay_command);
 
 our $FIXTURES = $ENV{TEST_PRT_FIXTURES} // '';
 plan(skip_all => "no real-qc fixture ($FIXTURES/real-qc): the real bars "
@@ -137,34 +138,7 @@ sub iso_to_s {
 # The engine
 
 sub run_replay {
-    my (@args) = @_;
-
-    my @cmd = ($ENGINE, 'replay', '--url',
-               'http://127.0.0.1:' . server_port(), '--data', $REAL, @args);
-    my ($out, $err) = ('', '');
-    IPC::Run::run(\@cmd, '<', \undef, '>', \$out, '2>', \$err,
-                  IPC::Run::timeout(300));
-    return { code => $? >> 8, out => $out, err => $err,
-             cmd => join ' ', @cmd };
-}
-
-sub get_json {
-    my ($path) = @_;
-
-    my $r = call_api('GET', $path);
-    die "GET $path: $r->{code} $r->{body}\n"
-        unless $r->{code} == 200 && ref $r->{json} eq 'HASH';
-    return $r->{json};
-}
-
-sub history_all {
-    my @items;
-    for (my $offset = 0; ; $offset += 1000) {
-        my $page = get_json("/api/pattern-realtime/history?limit=1000"
-                            . "&offset=$offset");
-        push @items, @{ $page->{items} };
-        return @items if @{ $page->{items} } < 1000;
-    }
+    return replay_command($REAL, @_);
 }
 
 # A fresh engine on $data; returns once nginx's workers reach it.

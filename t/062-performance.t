@@ -14,12 +14,12 @@ use PatternRT::Test;
 use PatternRT::Tokens qw(test_secret mint);
 use File::Temp qw(tempdir);
 use IO::Uncompress::Gunzip qw($GunzipError);
-use IPC::Run ();
 use JSON::PP ();
 use POSIX qw(floor);
 use Time::Local qw(timegm);
 
-use PatternRT::Jobs qw(call_api close_enough ny_local ny_instant);
+use PatternRT::Jobs qw(call_api close_enough ny_local ny_instant get_json
+                       history_all replay_command);
 
 our $FIXTURES = $ENV{TEST_PRT_FIXTURES} // '';
 plan(skip_all => 'no demo fixture: run this file through t/run, which '
@@ -64,39 +64,12 @@ engine_config(clock => 'feed', data => "$FIXTURES/demo");
 # ---------------------------------------------------------------------------
 
 sub run_replay {
-    my (@args) = @_;
-
-    my @cmd = ($ENGINE, 'replay', '--url',
-               'http://127.0.0.1:' . server_port(), '--data', $FLAT, @args);
-    my ($out, $err) = ('', '');
-    IPC::Run::run(\@cmd, '<', \undef, '>', \$out, '2>', \$err,
-                  IPC::Run::timeout(300));
-    return { code => $? >> 8, out => $out, err => $err,
-             cmd => join ' ', @cmd };
+    return replay_command($FLAT, @_);
 }
 
 sub scan_args {
     return ('--scan', "@SYMBOLS", '--every', $EVERY,
             map { ('--horizon', $_) } @HORIZONS);
-}
-
-sub get_json {
-    my ($path) = @_;
-
-    my $r = call_api('GET', $path);
-    die "GET $path: $r->{code} $r->{body}\n"
-        unless $r->{code} == 200 && ref $r->{json} eq 'HASH';
-    return $r->{json};
-}
-
-sub history_all {
-    my @items;
-    for (my $offset = 0; ; $offset += 1000) {
-        my $page = get_json("/api/pattern-realtime/history?limit=1000"
-                            . "&offset=$offset");
-        push @items, @{ $page->{items} };
-        return @items if @{ $page->{items} } < 1000;
-    }
 }
 
 sub iso_ms {

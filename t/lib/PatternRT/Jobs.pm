@@ -17,6 +17,7 @@ use warnings;
 use Carp qw(croak);
 use Exporter 'import';
 use HTTP::Request;
+use IPC::Run ();
 use JSON::PP ();
 use LWP::UserAgent;
 use POSIX ();
@@ -32,7 +33,7 @@ our @EXPORT_OK = qw(
     is_uuid is_iso_z is_num is_int
     job_problems result_problems failure_problems ranking_problems
     unknown_symbols read_flat_day ny_local ny_instant iso_z iso_seconds
-    expected_scan close_enough
+    expected_scan close_enough get_json history_all replay_command
 );
 
 use constant PRT => '/api/pattern-realtime';
@@ -87,6 +88,41 @@ sub run_job {
     my ($body) = @_;
 
     return _expect(call_api('POST', PRT . '/run', $body), 202, 'POST /run');
+}
+
+# GET $path; its JSON object (dies on anything else).
+sub get_json {
+    my ($path) = @_;
+
+    my $r = call_api('GET', $path);
+    die "GET $path: $r->{code} $r->{body}\n"
+        unless $r->{code} == 200 && ref $r->{json} eq 'HASH';
+    return $r->{json};
+}
+
+# Every prediction GET /history has, all its pages.
+sub history_all {
+    my @items;
+    for (my $offset = 0; ; $offset += 1000) {
+        my $page = get_json(PRT . "/history?limit=1000&offset=$offset");
+        push @items, @{ $page->{items} };
+        return @items if @{ $page->{items} } < 1000;
+    }
+}
+
+# `pattern-rt-engine replay` of the flat files in $data against this
+# test's nginx: { code, out, err, cmd }.
+sub replay_command {
+    my ($data, @args) = @_;
+
+    my @cmd = ($ENV{TEST_PRT_ENGINE} || 'build/pattern-rt-engine', 'replay',
+               '--url', 'http://127.0.0.1:' . PatternRT::Test::server_port(),
+               '--data', $data, @args);
+    my ($out, $err) = ('', '');
+    IPC::Run::run(\@cmd, '<', \undef, '>', \$out, '2>', \$err,
+                  IPC::Run::timeout(300));
+    return { code => $? >> 8, out => $out, err => $err,
+             cmd => join ' ', @cmd };
 }
 
 # GET /job/{id}; the 200 answer (dies on anything else).
