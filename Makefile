@@ -88,7 +88,8 @@ $(BUILD)/ngx_module/%.o: ngx_module/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
-$(BUILD)/t/unit/%: t/unit/%.c t/unit/tap.h $(ENGINE_LIB) $(MODULE_PURE_OBJ) \
+$(BUILD)/t/unit/%: t/unit/%.c $(wildcard t/unit/*.h) $(ENGINE_LIB) \
+                   $(MODULE_PURE_OBJ) \
                    $(BUILD)/libfaiss_c.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -It/unit -Ingx_module -o $@ $< $(ENGINE_LIB) \

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "ngx_http_pattern_rt_ws_frame.h"
+#include "../t/unit/utf8_oracle.h"
 
 #define CHECK(cond) do {                                                     \
     if (!(cond)) {                                                           \
@@ -69,64 +70,9 @@ digest_event(digest_t *d, int kind, unsigned opcode, unsigned code,
 }
 
 
-/* ---- independent slow UTF-8 checker ------------------------------------ */
-
-enum { U_OK, U_INCOMPLETE, U_BAD };
-
-/*
- * Decodes code point by code point. A sequence cut by the end of the text is
- * INCOMPLETE if some completion is a valid scalar value: the bytes present
- * fix the top bits, so the completions span [lo, hi].
- */
-static int
-slow_utf8(const uint8_t *s, size_t len)
-{
-    static const uint32_t  min[5] = { 0, 0, 0x80, 0x800, 0x10000 };
-    static const uint32_t  max[5] = { 0, 0x7f, 0x7ff, 0xffff, 0x10ffff };
-    size_t                 i = 0, have;
-    int                    n, missing;
-    uint32_t               cp, lo, hi;
-
-    while (i < len) {
-        if (s[i] < 0x80) {
-            i++;
-            continue;
-        }
-
-        if ((s[i] & 0xe0) == 0xc0) {
-            n = 2; cp = s[i] & 0x1f;
-        } else if ((s[i] & 0xf0) == 0xe0) {
-            n = 3; cp = s[i] & 0x0f;
-        } else if ((s[i] & 0xf8) == 0xf0) {
-            n = 4; cp = s[i] & 0x07;
-        } else {
-            return U_BAD;
-        }
-
-        for (have = 1; have < (size_t) n && i + have < len; have++) {
-            if ((s[i + have] & 0xc0) != 0x80) {
-                return U_BAD;
-            }
-            cp = cp << 6 | (s[i + have] & 0x3f);
-        }
-
-        missing = n - (int) have;
-        lo = cp << (6 * missing);
-        hi = lo | ((1u << (6 * missing)) - 1);
-        lo = lo > min[n] ? lo : min[n];
-        hi = hi < max[n] ? hi : max[n];
-
-        if (lo > hi || (lo >= 0xd800 && hi <= 0xdfff)) {
-            return U_BAD;
-        }
-        if (missing) {
-            return U_INCOMPLETE;
-        }
-        i += n;
-    }
-
-    return U_OK;
-}
+/* the independent slow UTF-8 checker is t/unit/utf8_oracle.h's */
+#define U_OK          NGX_HTTP_PATTERN_RT_WS_UTF8_OK
+#define U_BAD         NGX_HTTP_PATTERN_RT_WS_UTF8_INVALID
 
 static int
 close_code_ok(unsigned c)
@@ -169,7 +115,7 @@ check_event(const ngx_http_pattern_rt_ws_parser_t *p, int kind, size_t limit)
         CHECK(e->len <= limit);
         CHECK(e->data == msg_buf);
         CHECK(e->opcode != NGX_HTTP_PATTERN_RT_WS_OP_TEXT
-              || slow_utf8(e->data, e->len) == U_OK);
+              || utf8_oracle(e->data, e->len) == U_OK);
         return;
     }
 
@@ -193,7 +139,7 @@ check_event(const ngx_http_pattern_rt_ws_parser_t *p, int kind, size_t limit)
             CHECK(e->close_code == ((unsigned) e->data[0] << 8 | e->data[1]));
             CHECK(close_code_ok(e->close_code));
             CHECK(e->reason == e->data + 2 && e->reason_len == e->len - 2);
-            CHECK(slow_utf8(e->reason, e->reason_len) == U_OK);
+            CHECK(utf8_oracle(e->reason, e->reason_len) == U_OK);
         }
     }
 }
@@ -308,7 +254,7 @@ ref_run(const uint8_t *in, size_t n, size_t limit, digest_t *d)
             for (i = 0; i < have; i++) {
                 msg[msg_len + i] = in[start + i] ^ f[hl + i % 4];
             }
-            if (open == 1 && slow_utf8(msg, msg_len + have) == U_BAD) {
+            if (open == 1 && utf8_oracle(msg, msg_len + have) == U_BAD) {
                 ref_error(d, 1007);
                 break;
             }
@@ -317,7 +263,7 @@ ref_run(const uint8_t *in, size_t n, size_t limit, digest_t *d)
             }
             msg_len += have;
             if (fin) {
-                if (open == 1 && slow_utf8(msg, msg_len) != U_OK) {
+                if (open == 1 && utf8_oracle(msg, msg_len) != U_OK) {
                     ref_error(d, 1007);
                     break;
                 }
@@ -351,7 +297,7 @@ ref_run(const uint8_t *in, size_t n, size_t limit, digest_t *d)
             code = (unsigned) ctl[0] << 8 | ctl[1];
             if (!close_code_ok(code)) {
                 ref_error(d, 1002);
-            } else if (slow_utf8(ctl + 2, have - 2) != U_OK) {
+            } else if (utf8_oracle(ctl + 2, have - 2) != U_OK) {
                 ref_error(d, 1007);
             } else {
                 digest_event(d, EV_CTL, op, code, ctl, have);

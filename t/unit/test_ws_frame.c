@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "tap.h"
+#include "utf8_oracle.h"
 #include "ngx_http_pattern_rt_ws_frame.h"
 
 #define OP_CONT    NGX_HTTP_PATTERN_RT_WS_OP_CONTINUATION
@@ -347,75 +348,7 @@ expect_error_at(const bytes_t *b, size_t limit, size_t at, unsigned code,
 }
 
 
-/* ---- independent UTF-8 reference ------------------------------------- */
-
-/*
- * Decodes code points arithmetically. A truncated last sequence is
- * INCOMPLETE only if some completion is a valid scalar value: the bytes seen
- * fix the top bits, so completions span [lo, hi].
- */
-static int
-slow_range_ok(int n, uint32_t lo, uint32_t hi)
-{
-    static const uint32_t  min[5] = { 0, 0, 0x80, 0x800, 0x10000 };
-    static const uint32_t  max[5] = { 0, 0x7f, 0x7ff, 0xffff, 0x10ffff };
-    uint32_t               a, b;
-
-    a = lo > min[n] ? lo : min[n];
-    b = hi < max[n] ? hi : max[n];
-
-    if (a > b) {
-        return 0;
-    }
-
-    return !(a >= 0xd800 && b <= 0xdfff);
-}
-
-static int
-slow_utf8(const uint8_t *s, size_t len)
-{
-    size_t    i = 0, have;
-    int       n, missing;
-    uint32_t  cp, lo, hi;
-
-    while (i < len) {
-        if (s[i] < 0x80) {
-            i++;
-            continue;
-        }
-
-        if ((s[i] & 0xe0) == 0xc0) {
-            n = 2; cp = s[i] & 0x1f;
-        } else if ((s[i] & 0xf0) == 0xe0) {
-            n = 3; cp = s[i] & 0x0f;
-        } else if ((s[i] & 0xf8) == 0xf0) {
-            n = 4; cp = s[i] & 0x07;
-        } else {
-            return U8_BAD;
-        }
-
-        for (have = 1; have < (size_t) n && i + have < len; have++) {
-            if ((s[i + have] & 0xc0) != 0x80) {
-                return U8_BAD;
-            }
-            cp = cp << 6 | (s[i + have] & 0x3f);
-        }
-
-        missing = n - (int) have;
-        lo = cp << (6 * missing);
-        hi = lo | ((1u << (6 * missing)) - 1);
-
-        if (!slow_range_ok(n, lo, hi)) {
-            return U8_BAD;
-        }
-        if (missing) {
-            return U8_INC;
-        }
-        i += n;
-    }
-
-    return U8_OK;
-}
+/* ---- the codec's validator against utf8_oracle.h ------------------------ */
 
 static int
 dfa_utf8(const uint8_t *s, size_t len)
@@ -470,7 +403,7 @@ test_utf8_vectors(void)
         const uint8_t  *s = (const uint8_t *) v[i].s;
 
         is_int(dfa_utf8(s, strlen(v[i].s)), v[i].want, "utf8 %s", v[i].name);
-        is_int(slow_utf8(s, strlen(v[i].s)), v[i].want,
+        is_int(utf8_oracle(s, strlen(v[i].s)), v[i].want,
                "reference agrees: %s", v[i].name);
     }
 
@@ -494,7 +427,7 @@ test_utf8_incremental(void)
         ngx_http_pattern_rt_ws_utf8_init(&u);
         r1 = ngx_http_pattern_rt_ws_utf8_validate(&u, s, i);
         r2 = ngx_http_pattern_rt_ws_utf8_validate(&u, s + i, n - i);
-        if (r1 != slow_utf8(s, i) || r2 != U8_OK) {
+        if (r1 != utf8_oracle(s, i) || r2 != U8_OK) {
             bad++;
         }
     }
@@ -526,17 +459,17 @@ test_utf8_exhaustive(void)
     for (a = 0; a < 256; a++) {
         s[0] = (uint8_t) a;
         checked++;
-        bad += dfa_utf8(s, 1) != slow_utf8(s, 1);
+        bad += dfa_utf8(s, 1) != utf8_oracle(s, 1);
 
         for (b = 0; b < 256; b++) {
             s[1] = (uint8_t) b;
             checked++;
-            bad += dfa_utf8(s, 2) != slow_utf8(s, 2);
+            bad += dfa_utf8(s, 2) != utf8_oracle(s, 2);
 
             for (c = 0; c < 256; c++) {
                 s[2] = (uint8_t) c;
                 checked++;
-                bad += dfa_utf8(s, 3) != slow_utf8(s, 3);
+                bad += dfa_utf8(s, 3) != utf8_oracle(s, 3);
             }
 
             for (c = 0; c < nt; c++) {
@@ -544,7 +477,7 @@ test_utf8_exhaustive(void)
                 for (d = 0; d < nt; d++) {
                     s[3] = tail[d];
                     checked++;
-                    bad += dfa_utf8(s, 4) != slow_utf8(s, 4);
+                    bad += dfa_utf8(s, 4) != utf8_oracle(s, 4);
                 }
             }
         }
@@ -611,7 +544,7 @@ test_utf8_random(void)
 
         {
             ngx_http_pattern_rt_ws_utf8_t  u;
-            int                            want = slow_utf8(s, len), got;
+            int                            want = utf8_oracle(s, len), got;
 
             ngx_http_pattern_rt_ws_utf8_init(&u);
             ngx_http_pattern_rt_ws_utf8_validate(&u, s, cut);
