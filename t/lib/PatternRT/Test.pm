@@ -121,7 +121,32 @@ sub fake_engine_command {
 # API for --- init / --- post_request code
 
 sub engine_start   { return _engine()->start(@_) }
-sub engine_restart { return _engine()->restart(@_) }
+# After a restart each nginx worker reconnects on its own backoff (up to
+# pattern_rt_reconnect): with the real engine, returns once every worker
+# has attached, so that the next request reaches the engine whichever
+# worker takes it.
+sub engine_restart {
+    my $engine = _engine();
+    my $offset = file_size($engine->log_path);
+    my $pid = $engine->restart(@_);
+
+    _wait_workers_attached($engine, $offset)
+        if $Block && $Block->{uses_engine} && !$Engine_opt{program};
+    return $pid;
+}
+
+sub _wait_workers_attached {
+    my ($engine, $offset) = @_;
+
+    my $nginx = $Ctx && $Ctx->{nginx} or return;
+    my @pids = $nginx->worker_pids;
+    return unless @pids;
+    wait_until(sub {
+        my $log = read_from($engine->log_path, $offset);
+        !grep { $log !~ /\bworker $_ attached\b/ } @pids;
+    }, 10, 'every nginx worker to attach to the restarted engine');
+}
+
 sub engine_kill    { return _engine()->signal(@_) }
 
 sub engine_pid {
