@@ -557,13 +557,15 @@ ngx_http_pattern_rt_job_done(ngx_http_request_t *r,
  */
 static ngx_int_t
 ngx_http_pattern_rt_job_read(ngx_http_request_t *r,
-    ngx_http_pattern_rt_ctx_t *ctx, ngx_http_pattern_rt_job_read_t *jr)
+    ngx_http_pattern_rt_ctx_t *ctx, uint16_t type, const void *req,
+    size_t req_len)
 {
     size_t                            len;
     u_char                           *copy;
     const u_char                     *body;
     ngx_http_pattern_rt_cached_t     *hit;
     ngx_http_pattern_rt_engine_t     *eng;
+    ngx_http_pattern_rt_job_read_t   *jr;
     ngx_http_pattern_rt_main_conf_t  *pmcf;
 
     pmcf = ngx_http_get_module_main_conf(r, ngx_http_pattern_rt_module);
@@ -574,8 +576,8 @@ ngx_http_pattern_rt_job_read(ngx_http_request_t *r,
     }
 
     if (eng && eng->cache && eng->state == NGX_HTTP_PATTERN_RT_UP) {
-        hit = ngx_http_pattern_rt_cache_find(eng->cache, jr->type, &jr->req,
-                                             jr->len, &ctx->cache_asked);
+        hit = ngx_http_pattern_rt_cache_find(eng->cache, type, req, req_len,
+                                             &ctx->cache_asked);
         if (hit) {
             body = ngx_http_pattern_rt_cached_body(hit, &len);
             copy = ngx_pnalloc(r->pool, len);
@@ -587,35 +589,38 @@ ngx_http_pattern_rt_job_read(ngx_http_request_t *r,
         }
     }
 
+    /* kept for _job_done(), which may cache the answer under it */
+    jr = ngx_pcalloc(r->pool, sizeof(ngx_http_pattern_rt_job_read_t));
+    if (jr == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    jr->type = type;
+    jr->len = req_len;
+    ngx_memcpy(&jr->req, req, req_len);
+
     ctx->data = jr;
     ctx->done = ngx_http_pattern_rt_job_done;
 
-    return ngx_http_pattern_rt_call(r, ctx, jr->type, &jr->req, jr->len);
+    return ngx_http_pattern_rt_call(r, ctx, type, &jr->req, req_len);
 }
 
 
 static ngx_int_t
 ngx_http_pattern_rt_job(ngx_http_request_t *r, ngx_http_pattern_rt_ctx_t *ctx)
 {
-    prt_parse_error_t                err;
-    ngx_http_pattern_rt_job_read_t  *jr;
-
-    jr = ngx_pcalloc(r->pool, sizeof(ngx_http_pattern_rt_job_read_t));
-    if (jr == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    prt_req_job_t      req;
+    prt_parse_error_t  err;
 
     if (prt_req_parse_job_id((char *) ctx->args[0].data, ctx->args[0].len,
-                             &jr->req.job, &err)
+                             &req, &err)
         != 0)
     {
         return ngx_http_pattern_rt_parse_error(r, &err);
     }
 
-    jr->type = PRT_MSG_JOB_GET;
-    jr->len = sizeof(prt_req_job_t);
-
-    return ngx_http_pattern_rt_job_read(r, ctx, jr);
+    return ngx_http_pattern_rt_job_read(r, ctx, PRT_MSG_JOB_GET, &req,
+                                        sizeof(prt_req_job_t));
 }
 
 
@@ -642,26 +647,19 @@ static ngx_int_t
 ngx_http_pattern_rt_job_results(ngx_http_request_t *r,
     ngx_http_pattern_rt_ctx_t *ctx)
 {
-    prt_parse_error_t                err;
-    ngx_http_pattern_rt_job_read_t  *jr;
-
-    jr = ngx_pcalloc(r->pool, sizeof(ngx_http_pattern_rt_job_read_t));
-    if (jr == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    prt_parse_error_t      err;
+    prt_req_job_results_t  req;
 
     if (prt_req_parse_job_results((char *) ctx->args[0].data,
                                   ctx->args[0].len, (char *) r->args.data,
-                                  r->args.len, &jr->req.results, &err)
+                                  r->args.len, &req, &err)
         != 0)
     {
         return ngx_http_pattern_rt_parse_error(r, &err);
     }
 
-    jr->type = PRT_MSG_JOB_RESULTS;
-    jr->len = sizeof(prt_req_job_results_t);
-
-    return ngx_http_pattern_rt_job_read(r, ctx, jr);
+    return ngx_http_pattern_rt_job_read(r, ctx, PRT_MSG_JOB_RESULTS, &req,
+                                        sizeof(prt_req_job_results_t));
 }
 
 
