@@ -16,6 +16,8 @@
 #      bar before t+h once the grace has passed, not before
 #   3  fixed clocks (the engine restarted on each): the same, minute
 #      boundaries crossed by restarting the engine on a later instant
+#   4  open predictions across an engine restart: a WebSocket subscriber of
+#      the job gets a price_update for each bar fed after the restart
 
 use lib 't/lib';
 use PatternRT::Test;
@@ -327,3 +329,67 @@ problems_ok('clock 10:32: the grace has passed, the missing ones are '
             . 'verified at their 10:29 close',
             state_problems($id, sub { close_of($_[0], at('10:29')) }, @missing));
 
+
+
+=== TEST 4: open predictions get price updates after an engine restart
+--- config
+    location /ws/pattern-realtime {
+        pattern_rt_websocket;
+    }
+    location / {
+        pattern_rt_api;
+    }
+--- init
+fresh_engine();
+--- post_request
+my $h = 10;
+feed_until(at('10:30'));
+my ($id, $r) = scan($h, at('10:29'));
+post_minute($DAY, at('10:30'));
+restart_on('feed');
+like(engine_log_part(), qr/\b\Q${\ scalar @ACTIVE}\E open predictions tracked/,
+     'the restarted engine tracks the open predictions again');
+
+my $w = PatternRT::WebSocket->connect(port => server_port());
+is($w->status, 101, 'a WebSocket client is connected');
+$w->send_json({type => 'subscribe', job_id => $id});
+my $s = $w->next_message(5);
+is($s && $s->{type}, 'subscribed', 'it subscribes to the job')
+    or diag($JSON->encode($s));
+my @minutes = map { at('10:31') + 60 * $_ } 0 .. 4;
+post_minute($DAY, $_) for @minutes;
+my $want = @ACTIVE * @minutes;
+my $n = 0;
+my @got = grep { ($_->{type} // '') eq 'price_update' }
+          $w->messages_until(sub {
+              $n++ if ($_[0]{type} // '') eq 'price_update';
+              $n >= $want;
+          }, 20);
+is(scalar @got, $want, "$want price_update events: one per open prediction "
+   . 'and posted minute');
+my %by_id = map { $r->{$_}{id} => $_ } @ACTIVE;
+my $due = at('10:29') + 60 * $h;
+my @p;
+for my $e (@got) {
+    my $u = $e->{price_update};
+    my $sym = $by_id{$u->{prediction_id}};
+    my $end = iso_to_s($u->{timestamp});
+    if (!$sym) {
+        push @p, "an update for prediction $u->{prediction_id}, not the job's";
+        next;
+    }
+    my $c = close_of($sym, $end - 60);
+    my $ur = 100 * ($c / $r->{$sym}{price_at_scan} - 1);
+    push @p, "$sym at $u->{timestamp}: current_price $u->{current_price}, "
+             . "the file's close $c"
+        unless close_enough($u->{current_price}, $c, $TOL);
+    push @p, "$sym at $u->{timestamp}: unrealized_return "
+             . "$u->{unrealized_return}, want $ur"
+        unless close_enough($u->{unrealized_return}, $ur, $TOL);
+    push @p, "$sym at $u->{timestamp}: minutes_remaining "
+             . "$u->{minutes_remaining}, want " . ($due - $end) / 60
+        unless $u->{minutes_remaining} == ($due - $end) / 60;
+}
+my %seen = map { ("$_->{price_update}{prediction_id} $_->{price_update}{timestamp}" => 1) } @got;
+is(scalar keys %seen, scalar @got, 'no update twice');
+problems_ok('each at the close of the bar that moved it, from the file', @p);

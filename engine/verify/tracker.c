@@ -118,6 +118,41 @@ prt_tracker_add(prt_tracker_t *t, const prt_pred_rec_t *preds, size_t n)
     }
 }
 
+typedef struct {
+    prt_tracker_t  *t;
+    prt_store_t    *store;
+} load_t;
+
+static int
+load_one(const prt_pred_rec_t *p, void *arg)
+{
+    prt_tracker_add(arg, p, 1);
+    return 0;
+}
+
+static int
+load_txn(MDB_txn *txn, void *arg)
+{
+    load_t  *l = arg;
+
+    return prt_store_pending_due(l->store, txn, INT64_MAX, load_one, l->t);
+}
+
+/*
+ * The open predictions live only here and in the store: without this a
+ * restarted engine would verify them but never move their prices. Pending
+ * ones whose horizon has already passed are dropped by the first bar of
+ * their symbol, as live ones are.
+ */
+int
+prt_tracker_load(prt_tracker_t *t, prt_store_t *store)
+{
+    load_t  l = { t, store };
+
+    return prt_kv_read(prt_store_kv(store), load_txn, &l);
+}
+
+
 /* One price_update, rendered once, on the job's stream and the prices
  * channel. */
 static void
