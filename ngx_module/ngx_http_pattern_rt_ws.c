@@ -981,6 +981,7 @@ ngx_http_pattern_rt_ws_replay(ngx_http_pattern_rt_sub_t *sub,
     ngx_uint_t *queued)
 {
     u_char                       *p, *end, *nl;
+    size_t                        len;
     uint64_t                      seq;
     ngx_http_pattern_rt_ws_t     *ws;
     ngx_http_pattern_rt_out_t    *o;
@@ -999,9 +1000,9 @@ ngx_http_pattern_rt_ws_replay(ngx_http_pattern_rt_sub_t *sub,
         }
 
         if (nl > p) {
-            if (!ngx_http_pattern_rt_ws_room(ws, nl - p
-                                             + NGX_HTTP_PATTERN_RT_WS_HEADER_MAX))
-            {
+            len = nl - p + NGX_HTTP_PATTERN_RT_WS_HEADER_MAX;
+
+            if (!ngx_http_pattern_rt_ws_room(ws, len)) {
                 return NGX_AGAIN;
             }
 
