@@ -172,7 +172,16 @@ engine_open_jobs(prt_engine_t *e)
                            e->conf.scan_chunk);
     e->verifier = e->jobs ? prt_verifier_new(e) : NULL;
     e->tracker = prt_tracker_new(e);
-    return e->verifier && e->tracker ? 0 : -1;
+    if (e->verifier == NULL || e->tracker == NULL) {
+        return -1;
+    }
+    if (prt_tracker_load(e->tracker, e->store) != 0) {
+        prt_error("reading the open predictions: %s", prt_kv_errmsg());
+        return -1;
+    }
+    prt_info("%zu open predictions tracked for price updates",
+             prt_tracker_open(e->tracker));
+    return 0;
 }
 
 static prt_server_t *

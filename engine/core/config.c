@@ -38,7 +38,7 @@ static const opt_t options[] = {
     OPT(max_bar_age_s, OPT_SIZE, "live bars older than this before the clock are rejected (default 604800)"),
     OPT(max_bar_ahead_s, OPT_SIZE, "live bars this far after the clock are rejected (default 120)"),
     OPT(verify_interval_ms, OPT_SIZE, "verification timer period (default 2000)"),
-    OPT(verify_grace_s, OPT_SIZE, "verify without the t+h bar this long after t+h (default 60)"),
+    OPT(verify_grace_s, OPT_SIZE, "wait for a late t+h bar this long after the t+h minute ends (default 60)"),
     OPT(verify_batch, OPT_SIZE, "most predictions one verification pass handles (default 100000)"),
     OPT(event_history, OPT_SIZE, "bytes of events kept for WebSocket replay (default 64m)"),
     OPT(event_history_per_stream, OPT_SIZE, "events kept per job or channel for replay (default 20000)"),

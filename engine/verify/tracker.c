@@ -118,6 +118,47 @@ prt_tracker_add(prt_tracker_t *t, const prt_pred_rec_t *preds, size_t n)
     }
 }
 
+typedef struct {
+    prt_tracker_t  *t;
+    prt_store_t    *store;
+    int64_t         now_ms;
+} load_t;
+
+static int
+load_one(const prt_pred_rec_t *p, void *arg)
+{
+    load_t  *l = arg;
+
+    if (p->due_ms > l->now_ms) {
+        prt_tracker_add(l->t, p, 1);
+    }
+    return 0;
+}
+
+static int
+load_txn(MDB_txn *txn, void *arg)
+{
+    load_t  *l = arg;
+
+    return prt_store_pending_due(l->store, txn, INT64_MAX, load_one, l);
+}
+
+/*
+ * The open predictions live only here and in the store: without this a
+ * restarted engine would verify them but never move their prices. Those
+ * whose horizon the clock has passed are left to the verifier (a feed
+ * clock starts at 0: all of them are open then, and the first bar of a
+ * symbol drops the ones its time has passed, as for live ones).
+ */
+int
+prt_tracker_load(prt_tracker_t *t, prt_store_t *store)
+{
+    load_t  l = { t, store, prt_clock_now_ms(&t->e->clock) };
+
+    return prt_kv_read(prt_store_kv(store), load_txn, &l);
+}
+
+
 /* One price_update, rendered once, on the job's stream and the prices
  * channel. */
 static void
