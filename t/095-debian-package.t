@@ -35,6 +35,27 @@ sub installed {
     return $status =~ /^.[iUFHWt]/;
 }
 
+# Installed, or removed with its configuration files still there.
+sub present {
+    my ($pkg) = @_;
+
+    my $status = `dpkg-query -W -f '\${db:Status-Abbrev}' $pkg 2>/dev/null`;
+    return $status =~ /^.[^n ]/;
+}
+
+# Purges $pkg, waiting for the dpkg lock while an interrupted dpkg run
+# (ours, cut short) still holds it.
+sub purge {
+    my ($pkg) = @_;
+
+    for (1 .. 120) {
+        return 1 unless present($pkg);
+        system("dpkg --purge $pkg >/dev/null 2>&1");
+        sleep 1 if present($pkg);
+    }
+    return !present($pkg);
+}
+
 sub reason_to_skip {
     return 'installing packages needs root' if $> != 0;
     for my $tool (qw(dpkg-buildpackage dh dh_nginx)) {
@@ -46,7 +67,7 @@ sub reason_to_skip {
         unless -d "$ROOT/.deps/faiss/c_api";
     for my $pkg (@PACKAGES) {
         return "$pkg is installed on this machine: not touching it"
-            if installed($pkg);
+            if present($pkg);
     }
     return;
 }
@@ -62,15 +83,24 @@ my ($engine_pid, $nginx_pid);
 my $touched = 0;
 
 # Whatever happens below: stop what we started, purge what we installed,
-# and remove the system user we made.
+# and remove the system user we made. An interrupted run (Ctrl-C, a
+# harness's TERM) exits through perl's exit, which runs END (the default
+# action would not; a die could be caught by an eval below).
+$SIG{INT} = $SIG{TERM} = $SIG{HUP} = sub {
+    print STDERR "# interrupted by SIG$_[0]: cleaning up\n";
+    exit 1;
+};
 END {
     local $?;
     stop_process($nginx_pid, 'QUIT', 10) if $nginx_pid;
     stop_process($engine_pid, 'TERM', 30) if $engine_pid;
     if ($touched) {
+        my $purged = 1;
         for my $pkg (@PACKAGES) {
-            system('dpkg', '--purge', $pkg) if installed($pkg);
+            $purged = purge($pkg) && $purged;
         }
+        print STDERR "# could not purge @PACKAGES: dpkg --purge them\n"
+            unless $purged;
         remove_user() unless $user_existed;
     }
 }
@@ -321,7 +351,7 @@ for my $pkg (@PACKAGES) {
 ok(keys %listed > 8, 'dpkg -L lists the installed files')
     or diag(join "\n", sort keys %listed);
 run_ok('dpkg --purge removes both packages', 'dpkg', '--purge', @PACKAGES);
-ok(!installed($_), "$_ purged") for @PACKAGES;
+ok(!present($_), "$_ purged") for @PACKAGES;
 
 my @left = grep { !$existed{$_} && (-e $_ || -l $_) }
            sort(keys %listed, @made_by_scripts);
