@@ -5,6 +5,7 @@
 #   make demo             generated data -> index -> engine + nginx -> replay + scan
 #   make start / stop     run engine + nginx locally (PORT, DATA, CLOCK)
 #   make test             unit tests, then the t/ suite against real nginx + engine
+#   make deb              Debian packages into build/deb/ (debian/, scripts/build-deb)
 #   make fuzz             build the libFuzzer targets (clang)
 #   make bench            print the benchmark figures (docs/benchmarks.md)
 
@@ -51,7 +52,7 @@ FAISS_C_SRC = $(filter-out %/gpu/%,$(wildcard $(FAISS_SRC)/c_api/*.cpp \
               $(FAISS_SRC)/c_api/impl/*.cpp $(FAISS_SRC)/c_api/utils/*.cpp))
 FAISS_C_OBJ = $(FAISS_C_SRC:$(FAISS_SRC)/c_api/%.cpp=$(BUILD)/faiss_c/obj/%.o)
 
-.PHONY: all engine module unit deps demo start stop test fuzz bench clean
+.PHONY: all engine module unit deps deb demo start stop test fuzz bench clean
 all: engine module
 
 engine: $(ENGINE_BIN)
@@ -105,6 +106,10 @@ $(MODULE_SO): $(MODULE_SRC)
 
 test: all unit
 	t/run
+
+# dpkg-buildpackage -b on a copy of the tree; objects kept in build/deb/objects
+deb:
+	scripts/build-deb $(BUILD)/deb
 
 fuzz:
 	$(MAKE) -C fuzz BUILD=$(abspath $(BUILD))/fuzz
