@@ -57,8 +57,9 @@ our $INTERNAL = qr{
 sub req {
     my ($method, $target, $body, @headers) = @_;
 
-    my $head = "$method $target HTTP/1.1\r\nHost: localhost\r\n"
-               . "Connection: close\r\n";
+    my $head = "$method $target HTTP/1.1\r\nHost: localhost\r\n";
+    $head .= "Connection: close\r\n"
+        unless grep { /^connection:/i } @headers;
     $head .= "$_\r\n" for @headers;
     if (defined $body) {
         $head .= "Content-Type: application/json\r\n"
@@ -623,7 +624,46 @@ pattern_rt: internal error: nginx raised this status
 
 
 
-=== TEST 11: after every hostile request: nothing stored has changed
+=== TEST 11: hostile WebSocket handshakes: refused with the API's JSON before any upgrade
+--- config
+    location / {
+        pattern_rt_api;
+    }
+    location = /ws/pattern-realtime {
+        pattern_rt_websocket;
+    }
+--- request
+GET /health
+--- post_request
+my $ws = '/ws/pattern-realtime';
+my @up = ('Upgrade: websocket', 'Connection: Upgrade',
+          'Sec-WebSocket-Version: 13');
+my $key = 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==';
+hostile('POST handshake', post($ws, '{}', @up, $key), status => 405,
+        code => 'E_METHOD');
+hostile('no Upgrade', get($ws), status => 400, code => 'E_BAD_REQUEST');
+hostile('version 8', get($ws, 'Upgrade: websocket', 'Connection: Upgrade',
+        'Sec-WebSocket-Version: 8', $key), status => 426,
+        code => 'E_BAD_REQUEST');
+hostile('no key', get($ws, @up), status => 400, code => 'E_BAD_REQUEST',
+        message => qr/Sec-WebSocket-Key/);
+for my $k ('!!!!', 'dGhlIHNhbXBsZSBub25jZQ', 'A' x 5000,
+           "dGhlIHNhbXBsZSBub25jZQ==\xff")
+{
+    hostile('key ' . substr($k, 0, 24), get($ws, @up,
+            "Sec-WebSocket-Key: $k"), status => 400,
+            code => 'E_BAD_REQUEST', message => qr/Sec-WebSocket-Key/);
+}
+hostile('NUL in the key', get($ws, @up, "Sec-WebSocket-Key: a\0b"),
+        status => 400);
+hostile('a 10 KB query', get("$ws?since=" . ('9' x 10000), @up, $key),
+        status => 414, code => 'E_TOO_LARGE');
+--- no_error_log
+[error]
+
+
+
+=== TEST 12: after every hostile request: nothing stored has changed
 --- config
     location / {
         pattern_rt_api;
