@@ -7,6 +7,7 @@ for measuring the walk-forward calibration on real bars.
     honest_stats.py calibrate PRIOR < items.json    -> [{id, prob_up_calibrated, calibration_n}]
     honest_stats.py performance < {"items": [...], "dedupe": false} -> buckets, calibration, by_day
     honest_stats.py deciles FIELD < items.json      -> realized up by decile of FIELD
+    honest_stats.py map_at < {"items", "horizon", "cutoff_ms", "prob_up", "prior"}
 """
 import bisect
 import json
@@ -117,33 +118,36 @@ def verified(items):
 
 
 def calibrate(items, prior):
-    """Walk-forward: each item's map is fitted on the items of its horizon
-    verified at or before its scan time."""
+    """Each item's map refitted from the store as it was at its scan time:
+    the verified items of its horizon numbered calibration_seq <= its
+    calibration_n. Also reports the latest verified_at among them, which
+    must not be after the item's scan time (no look-ahead)."""
     by_h = {}
     for it in verified(items):
-        by_h.setdefault(it["horizon"], []).append(
-            (ms(it["verified_at"]), calib_bin(it["prob_up"]),
-             outcome(it["actual_return"])))
+        by_h.setdefault(it["horizon"], []).append(it)
     for h in by_h:
-        by_h[h].sort()
+        by_h[h].sort(key=lambda x: x["calibration_seq"])
     out = []
     cache = {}
     for it in items:
-        h = it["horizon"]
-        cut = ms(it["scan_time"])
-        ver = by_h.get(h, [])
-        m = bisect.bisect_right([v[0] for v in ver], cut) if ver else 0
-        key = (h, m)
-        if key not in cache:
+        h, m = it["horizon"], it["calibration_n"]
+        if (h, m) not in cache:
+            used = by_h.get(h, [])[:m]
             counts = [0] * BINS
             ups = [0.0] * BINS
-            for _, b, y in ver[:m]:
-                counts[b] += 1
-                ups[b] += y
-            cache[key] = calib_fit(counts, ups, prior)
-        n, _, value = cache[key]
+            for x in used:
+                counts[calib_bin(x["prob_up"])] += 1
+                ups[calib_bin(x["prob_up"])] += outcome(x["actual_return"])
+            seqs = [x["calibration_seq"] for x in used]
+            cache[(h, m)] = (calib_fit(counts, ups, prior), seqs == list(
+                range(1, m + 1)), max([ms(x["verified_at"]) for x in used],
+                                      default=None))
+        (n, _, value), contiguous, latest = cache[(h, m)]
         out.append({"id": it["id"], "calibration_n": n,
-                    "prob_up_calibrated": value[calib_bin(it["prob_up"])]})
+                    "prob_up_calibrated": value[calib_bin(it["prob_up"])],
+                    "sequence_complete": contiguous,
+                    "latest_verified_ms": latest,
+                    "scan_ms": ms(it["scan_time"])})
     return out
 
 
@@ -264,6 +268,19 @@ def performance(items, dedupe=False):
     return res
 
 
+def map_at(items, horizon, cutoff_ms, prob_up, prior):
+    """The map a query at cutoff_ms sees: the items of its horizon verified
+    at or before it."""
+    counts = [0] * BINS
+    ups = [0.0] * BINS
+    for x in verified(items):
+        if x["horizon"] == horizon and ms(x["verified_at"]) <= cutoff_ms:
+            counts[calib_bin(x["prob_up"])] += 1
+            ups[calib_bin(x["prob_up"])] += outcome(x["actual_return"])
+    n, _, value = calib_fit(counts, ups, prior)
+    return {"calibration_n": n, "prob_up_calibrated": value[calib_bin(prob_up)]}
+
+
 def deciles(items, field):
     v = sorted(verified(items), key=lambda x: (x[field], x["id"]))
     out = []
@@ -287,6 +304,9 @@ def main():
         out = performance(data["items"], data.get("dedupe", False))
     elif cmd == "deciles":
         out = deciles(data, sys.argv[2])
+    elif cmd == "map_at":
+        out = map_at(data["items"], data["horizon"], data["cutoff_ms"],
+                     data["prob_up"], data["prior"])
     else:
         raise SystemExit("unknown command " + cmd)
     json.dump(out, sys.stdout)
