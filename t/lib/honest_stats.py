@@ -127,22 +127,34 @@ def calibrate(items, prior):
         by_h.setdefault(it["horizon"], []).append(it)
     for h in by_h:
         by_h[h].sort(key=lambda x: x["calibration_seq"])
-    out = []
-    cache = {}
+    # the prefixes asked for, per horizon, built by one walk each
+    wanted = {}
     for it in items:
-        h, m = it["horizon"], it["calibration_n"]
-        if (h, m) not in cache:
-            used = by_h.get(h, [])[:m]
-            counts = [0] * BINS
-            ups = [0.0] * BINS
-            for x in used:
+        wanted.setdefault(it["horizon"], set()).add(it["calibration_n"])
+    cache = {}
+    for h, sizes in wanted.items():
+        used = by_h.get(h, [])
+        counts = [0] * BINS
+        ups = [0.0] * BINS
+        latest = None
+        # the numbers 1..m are all there iff m <= first_gap
+        first_gap = next((i for i, x in enumerate(used)
+                          if x["calibration_seq"] != i + 1), len(used))
+        for m in range(0, max(sizes) + 1):
+            if m > 0 and m <= len(used):
+                x = used[m - 1]
                 counts[calib_bin(x["prob_up"])] += 1
                 ups[calib_bin(x["prob_up"])] += outcome(x["actual_return"])
-            seqs = [x["calibration_seq"] for x in used]
-            cache[(h, m)] = (calib_fit(counts, ups, prior), seqs == list(
-                range(1, m + 1)), max([ms(x["verified_at"]) for x in used],
-                                      default=None))
-        (n, _, value), contiguous, latest = cache[(h, m)]
+                t = ms(x["verified_at"])
+                latest = t if latest is None or t > latest else latest
+            if m in sizes:
+                contiguous = m <= first_gap
+                cache[(h, m)] = (calib_fit(counts, ups, prior), contiguous,
+                                 latest)
+    out = []
+    for it in items:
+        (n, _, value), contiguous, latest = cache[(it["horizon"],
+                                                   it["calibration_n"])]
         out.append({"id": it["id"], "calibration_n": n,
                     "prob_up_calibrated": value[calib_bin(it["prob_up"])],
                     "sequence_complete": contiguous,
