@@ -17,6 +17,7 @@
 #include "ipc/server.h"
 #include "jobs/jobs.h"
 #include "jobs/store.h"
+#include "stats/calibration.h"
 #include "verify/verify.h"
 #include "events/events.h"
 #include "verify/tracker.h"
@@ -41,6 +42,7 @@ typedef struct prt_engine_s {
     prt_verifier_t  *verifier;
     prt_events_t    *events;
     prt_tracker_t   *tracker;
+    prt_calibrator_t *calib;          /* prob_up_calibrated, walk-forward */
     uint64_t         bars_ingested;
 } prt_engine_t;
 

@@ -155,6 +155,109 @@ engine_open_bars(prt_engine_t *e)
     return rc;
 }
 
+/* A verified prediction as the calibrator's rebuild needs it. */
+typedef struct {
+    int       horizon_idx;
+    uint64_t  seq;
+    int64_t   verified_at_ms;
+    uint64_t  id;
+    double    prob_up, actual_return;
+} calib_seed_t;
+
+typedef struct {
+    prt_store_t   *store;
+    calib_seed_t  *v;
+    size_t         n, cap;
+} calib_seeds_t;
+
+static int
+calibration_collect(const prt_pred_rec_t *p, void *arg)
+{
+    calib_seeds_t  *s = arg;
+
+    if (p->status != PRT_PRED_VERIFIED) {
+        return 0;
+    }
+    if (s->n == s->cap) {
+        size_t         cap = s->cap ? s->cap * 2 : 4096;
+        calib_seed_t  *v = realloc(s->v, cap * sizeof(*v));
+
+        if (v == NULL) {
+            return -1;
+        }
+        s->v = v;
+        s->cap = cap;
+    }
+    s->v[s->n++] = (calib_seed_t) { prt_horizon_index(p->horizon),
+        p->calibration_seq, p->verified_at_ms, p->id, p->prob_up,
+        p->actual_return };
+    return 0;
+}
+
+static int
+calibration_txn(MDB_txn *txn, void *arg)
+{
+    calib_seeds_t  *s = arg;
+
+    return prt_store_each_prediction(s->store, txn, calibration_collect, s);
+}
+
+/* verification order: by calibration_seq (0 in records older than it) */
+static int
+seed_cmp(const void *a, const void *b)
+{
+    const calib_seed_t  *x = a, *y = b;
+
+    if (x->horizon_idx != y->horizon_idx) {
+        return x->horizon_idx - y->horizon_idx;
+    }
+    if (x->seq != y->seq) {
+        return x->seq < y->seq ? -1 : 1;
+    }
+    if (x->verified_at_ms != y->verified_at_ms) {
+        return x->verified_at_ms < y->verified_at_ms ? -1 : 1;
+    }
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+/*
+ * The calibration follows the store: rebuilt at start from every verified
+ * prediction in verification order, so the sequence continues where it
+ * stood; then fed by each verification pass.
+ */
+static int
+engine_open_calibration(prt_engine_t *e)
+{
+    calib_seeds_t  seeds = { e->store, NULL, 0, 0 };
+    int            rc = 0;
+
+    e->calib = prt_calibrator_new(PRT_N_HORIZONS,
+                                  (double) e->conf.calibration_prior);
+    if (e->calib == NULL) {
+        prt_error("calibration: out of memory");
+        return -1;
+    }
+    if (prt_kv_read(prt_store_kv(e->store), calibration_txn, &seeds) != 0) {
+        prt_error("calibration: reading the job store: %s", prt_kv_errmsg());
+        rc = -1;
+    }
+    if (rc == 0 && seeds.n) {
+        qsort(seeds.v, seeds.n, sizeof(*seeds.v), seed_cmp);
+    }
+    for (size_t i = 0; rc == 0 && i < seeds.n; i++) {
+        rc = prt_calibrator_add(e->calib, seeds.v[i].horizon_idx,
+                                seeds.v[i].verified_at_ms, seeds.v[i].prob_up,
+                                seeds.v[i].actual_return);
+    }
+    free(seeds.v);
+    if (rc != 0) {
+        return -1;
+    }
+    prt_info("calibration: %llu verified predictions",
+             (unsigned long long) prt_calibrator_size(e->calib));
+    return 0;
+}
+
 static int
 engine_open_jobs(prt_engine_t *e)
 {
@@ -167,7 +270,7 @@ engine_open_jobs(prt_engine_t *e)
     }
     rc = prt_store_open(&e->store, dir, e->conf.store_map_max);
     free(dir);
-    if (rc != 0) {
+    if (rc != 0 || engine_open_calibration(e) != 0) {
         return -1;
     }
     ec.max_bytes = e->conf.event_history;
@@ -263,6 +366,7 @@ done:
     prt_events_free(e.events);
     prt_tracker_free(e.tracker);
     prt_store_close(e.store);
+    prt_calibrator_free(e.calib);
     prt_server_free(e.server);
     prt_index_unref(e.index);
     prt_barstore_close(e.bars);

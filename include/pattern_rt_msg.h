@@ -156,7 +156,8 @@ typedef struct {
 typedef enum {
     PRT_SORT_EDGE = 0,
     PRT_SORT_PROB_UP,
-    PRT_SORT_MEAN_RETURN
+    PRT_SORT_MEAN_RETURN,
+    PRT_SORT_EDGE_CALIBRATED
 } prt_sort_t;
 
 typedef enum {
@@ -182,10 +183,17 @@ typedef enum {
     PRT_PERIOD_ALL
 } prt_period_t;
 
+typedef enum {
+    PRT_DEDUPE_NONE = 0,
+    PRT_DEDUPE_SYMBOL_DAY          /* the first prediction of each symbol
+                                      and New York day only */
+} prt_dedupe_t;
+
 /* PRT_MSG_PERFORMANCE */
 typedef struct {
     uint8_t   period;              /* prt_period_t */
-    uint8_t   pad[3];
+    uint8_t   dedupe;              /* prt_dedupe_t */
+    uint8_t   pad[2];
     int32_t   horizon;             /* 0: every horizon */
 } prt_req_performance_t;
 

@@ -1835,7 +1835,7 @@ enum { JR_SORT_BY, JR_DIRECTION, JR_LIMIT, JR_INCLUDE_VERIFIED, JR_COUNT };
 
 /* in prt_sort_t and prt_direction_filter_t order */
 static const char *const  sort_names[] = { "edge", "prob_up", "mean_return",
-                                           NULL };
+                                           "edge_calibrated", NULL };
 static const char *const  direction_names[] = { "ALL", "UP", "DOWN", NULL };
 
 static const field_spec_t  job_results_fields[JR_COUNT] = {
@@ -1882,16 +1882,21 @@ prt_req_parse_job_results(const char *id, size_t id_len, const char *args,
 /* ---- GET /performance ---------------------------------------------------- */
 
 
-enum { PE_PERIOD, PE_HORIZON, PE_COUNT };
+enum { PE_PERIOD, PE_HORIZON, PE_DEDUPE, PE_COUNT };
 
 /* in prt_period_t order */
 static const char *const  period_names[] = { "1h", "today", "week", "all",
                                              NULL };
 
+/* in prt_dedupe_t order */
+static const char *const  dedupe_names[] = { "none", "symbol_day", NULL };
+
 static const field_spec_t  performance_fields[PE_COUNT] = {
     [PE_PERIOD] = { .name = "period", .kind = FK_ENUM,
                     .names = period_names },
     [PE_HORIZON] = { .name = "horizon", .kind = FK_HORIZON },
+    [PE_DEDUPE] = { .name = "dedupe", .kind = FK_ENUM,
+                    .names = dedupe_names },
 };
 
 
@@ -1912,6 +1917,8 @@ prt_req_parse_performance(const char *args, size_t args_len,
     out->period = (uint8_t) (v[PE_PERIOD].present ? v[PE_PERIOD].i
                                                   : PRT_PERIOD_ALL);
     out->horizon = (int32_t) (v[PE_HORIZON].present ? v[PE_HORIZON].i : 0);
+    out->dedupe = (uint8_t) (v[PE_DEDUPE].present ? v[PE_DEDUPE].i
+                                                  : PRT_DEDUPE_NONE);
 
     return 0;
 }

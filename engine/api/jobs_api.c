@@ -318,7 +318,7 @@ prt_api_job_results(prt_engine_t *e, const prt_reply_t *to,
     }
     memcpy(t->id, id, sizeof(id));
     memcpy(&t->results, payload, sizeof(t->results));
-    if (t->results.sort_by > PRT_SORT_MEAN_RETURN
+    if (t->results.sort_by > PRT_SORT_EDGE_CALIBRATED
         || t->results.direction > PRT_FILTER_DOWN)
     {
         t->results.sort_by = PRT_SORT_EDGE;

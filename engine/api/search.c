@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "forecast/predict.h"
 #include "forecast/window.h"
+#include "jobs/render.h"
 #include "pattern_rt_msg.h"
 
 typedef struct {
@@ -26,6 +27,7 @@ typedef struct {
     int64_t              now_ms;
     prt_query_window_t   w;
     prt_prediction_t     pred;
+    prt_calib_map_t      calib;       /* verified by the query time */
     prt_neighbour_t      neigh[PRT_K_MAX];
     prt_error_t          err;
     char                 reason[256];
@@ -90,6 +92,14 @@ search_compute(search_task_t *t)
                  prt_forecast_strerror(t->pred.rc));
         return PRT_E_FAISS;
     }
+    /* walk-forward: a historical query sees what was verified by then */
+    if (prt_calibrator_map(t->e->calib, p.horizon_idx,
+                           t->req.mode == PRT_SEARCH_HISTORICAL
+                           ? t->req.time_ms : t->now_ms, &t->calib) != 0)
+    {
+        snprintf(t->reason, sizeof(t->reason), "calibration unavailable");
+        return PRT_E_INTERNAL;
+    }
     return PRT_OK;
 }
 
@@ -126,8 +136,11 @@ bar_session(int64_t bar_time)
 }
 
 static void
-forecast_fields(prt_json_t *j, const prt_forecast_t *f)
+forecast_fields(prt_json_t *j, const prt_forecast_t *f,
+    const prt_calib_map_t *calib)
 {
+    double  cal = prt_calib_apply(calib, f->prob_up);
+
     prt_json_knum(j, "prob_up", f->prob_up);
     prt_json_knum(j, "prob_down", f->prob_down);
     prt_json_knum(j, "mean_return", f->mean_return);
@@ -140,6 +153,13 @@ forecast_fields(prt_json_t *j, const prt_forecast_t *f)
     prt_json_kstr(j, "confidence", prt_confidence_name(f->confidence));
     prt_json_knum(j, "dist1", f->dist1);
     prt_json_kint(j, "n_neighbors", f->n_neighbors);
+    prt_json_knum(j, "n_eff", f->n_eff);
+    prt_render_interval(j, "prob_up_ci", f->prob_up_ci_lo, f->prob_up_ci_hi);
+    prt_json_knum(j, "prob_up_calibrated", cal);
+    prt_json_knum(j, "prob_down_calibrated", 1.0 - cal);
+    prt_json_knum(j, "edge_calibrated",
+                  prt_edge_of(f->direction, cal, f->mean_return));
+    prt_json_kuint(j, "calibration_n", calib->n);
 }
 
 static void
@@ -158,7 +178,7 @@ render_patterns(search_task_t *t)
     prt_json_ktime(j, "bar_time", t->w.bar_time * 1000);
     prt_json_kstr(j, "session", bar_session(t->w.bar_time));
     prt_json_kint(j, "horizon", t->req.f.horizon);
-    forecast_fields(j, f);
+    forecast_fields(j, f, &t->calib);
     prt_json_kint(j, "k", t->req.f.k);
     prt_json_knum(j, "alpha", t->req.f.alpha);
     prt_json_kint(j, "trim_lo", t->req.f.trim_lo);

@@ -41,6 +41,7 @@ static const opt_t options[] = {
     OPT(max_bar_ahead_s, OPT_SIZE, "live bars this far after the clock are rejected (default 120)"),
     OPT(verify_interval_ms, OPT_SIZE, "verification timer period (default 2000)"),
     OPT(verify_grace_s, OPT_SIZE, "wait for a late t+h bar this long after the t+h minute ends (default 60)"),
+    OPT(calibration_prior, OPT_SIZE, "predictions of prior weight shrinking prob_up_calibrated to the base rate (default 200)"),
     OPT(verify_batch, OPT_SIZE, "most predictions one verification pass handles (default 100000)"),
     OPT(event_history, OPT_SIZE, "bytes of events kept for WebSocket replay (default 64m)"),
     OPT(event_history_per_stream, OPT_SIZE, "events kept per job or channel for replay (default 20000)"),
@@ -74,6 +75,7 @@ prt_config_defaults(prt_config_t *c)
     c->verify_interval_ms = 2000;
     c->verify_grace_s = 60;
     c->verify_batch = 100000;
+    c->calibration_prior = 200;
     c->event_history = 64 << 20;
     c->event_history_per_stream = 20000;
 }

@@ -34,6 +34,7 @@ typedef struct {
     uint64_t   max_bar_ahead_s;
     uint64_t   verify_interval_ms;
     uint64_t   verify_grace_s;
+    uint64_t   calibration_prior;
     uint64_t   verify_batch;
     uint64_t   event_history;
     uint64_t   event_history_per_stream;

@@ -1669,6 +1669,90 @@ print_bucket(yajl_val root, const char *key, const char *label)
            json_num(b, "median_pnl", NULL, NAN) + 0.0);
 }
 
+/* a number, or "-" for null (no loss: no profit factor) */
+static void
+print_cell(yajl_val b, const char *key, const char *fmt, int width)
+{
+    double  v = json_num(b, key, NULL, NAN);
+
+    if (isfinite(v)) {
+        printf(fmt, width, v + 0.0);
+    } else {
+        printf("%*s", width, "-");
+    }
+}
+
+/* What a bucket's win rate is worth (SPEC 3.1). */
+static void
+print_worth(yajl_val root, const char *key, const char *label)
+{
+    yajl_val  b = json_get(root, key, NULL), ci;
+
+    if (b == NULL || !YAJL_IS_OBJECT(b)) {
+        printf("  %-10s %17s\n", label, "-");
+        return;
+    }
+    ci = json_get(b, "win_rate_ci", NULL);
+    printf("  %-10s", label);
+    if (ci && YAJL_IS_ARRAY(ci) && ci->u.array.len == 2) {
+        printf("  %.4f-%.4f", YAJL_GET_DOUBLE(ci->u.array.values[0]),
+               YAJL_GET_DOUBLE(ci->u.array.values[1]));
+    } else {
+        printf(" %14s", "-");
+    }
+    print_cell(b, "chance_win_rate", " %*.4f", 7);
+    print_cell(b, "p_value", " %*.4g", 10);
+    print_cell(b, "profit_factor", " %*.3f", 7);
+    print_cell(b, "avg_win", " %*.5f", 9);
+    print_cell(b, "avg_loss", " %*.5f", 9);
+    print_cell(b, "max_drawdown", " %*.4f", 9);
+    printf("\n");
+}
+
+/* The reliability tables: raw and calibrated prob_up by tenth, against
+ * the up moves that followed. */
+static void
+print_calibration(yajl_val root)
+{
+    yajl_val  cal = json_get(root, "calibration", NULL);
+    yajl_val  raw = cal ? json_get(cal, "bins", NULL) : NULL;
+    yajl_val  adj = cal ? json_get(cal, "calibrated_bins", NULL) : NULL;
+    yajl_val  brier = cal ? json_get(cal, "brier", NULL) : NULL;
+
+    if (raw == NULL || adj == NULL || !YAJL_IS_ARRAY(raw)
+        || !YAJL_IS_ARRAY(adj) || raw->u.array.len != adj->u.array.len)
+    {
+        return;
+    }
+    printf("calibration: prob_up by tenth against the up moves that "
+           "followed (ties half)\n");
+    printf("  %-9s | %6s %8s %8s | %6s %8s %8s\n", "bin", "raw n", "mean",
+           "realized", "cal n", "mean", "realized");
+    for (size_t i = 0; i < raw->u.array.len; i++) {
+        yajl_val  a = raw->u.array.values[i], c = adj->u.array.values[i];
+
+        printf("  [%.1f,%.1f%c |", json_num(a, "lo", NULL, 0),
+               json_num(a, "hi", NULL, 0), i + 1 < raw->u.array.len ? ')' : ']');
+        print_cell(a, "n", " %*.0f", 6);
+        print_cell(a, "mean_prob_up", " %*.3f", 8);
+        print_cell(a, "realized_up", " %*.3f", 8);
+        printf(" |");
+        print_cell(c, "n", " %*.0f", 6);
+        print_cell(c, "mean_prob_up", " %*.3f", 8);
+        print_cell(c, "realized_up", " %*.3f", 8);
+        printf("\n");
+    }
+    if (brier) {
+        printf("  brier: raw");
+        print_cell(brier, "raw", " %*.5f", 0);
+        printf(", calibrated");
+        print_cell(brier, "calibrated", " %*.5f", 0);
+        printf(", base rate");
+        print_cell(brier, "base_rate", " %*.5f", 0);
+        printf("\n");
+    }
+}
+
 /* GET /performance?period=all as a table; *total and *verified for the
  * summary line. */
 static int
@@ -1704,6 +1788,13 @@ print_performance(replay_t *r, double *total, double *verified)
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         print_bucket(root, keys[i][0], keys[i][1]);
     }
+    printf("  %-10s %15s %7s %10s %7s %9s %9s %9s\n", "worth",
+           "win_rate 95% CI", "chance", "p_value", "p.fact", "avg_win",
+           "avg_loss", "max_dd");
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        print_worth(root, keys[i][0], keys[i][1]);
+    }
+    print_calibration(root);
     if (pending > 0 && r->feed_clock) {
         say("note: %.0f predictions are still pending: their horizon ends "
             "after the newest bar posted, and the feed clock only moves "

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "forecast/forecast.h"
+#include "stats/stats.h"
 
 /*
  * "Cumulative weight reaches q * total" is tested as cum >= (q - EPS) * total.
@@ -370,6 +371,31 @@ weighted_percentile(const ranked_return_t *sorted, int n,
     return last >= 0 ? sorted[last].ret : NAN;
 }
 
+double
+prt_edge_of(prt_direction_t d, double prob_up, double mean_return)
+{
+    if (d == PRT_DIRECTION_UP) {
+        return prob_up * mean_return + 0.0;        /* no "-0" in JSON */
+    }
+    return (1.0 - prob_up) * -mean_return + 0.0;
+}
+
+/* Kish's (sum w)^2 / sum w^2 over the used neighbours */
+static double
+effective_count(const prt_neighbour_t *neigh, int n)
+{
+    double  sum = 0.0, sum_sq = 0.0;
+    int     i;
+
+    for (i = 0; i < n; i++) {
+        if (!neigh[i].trimmed) {
+            sum += neigh[i].weight;
+            sum_sq += neigh[i].weight * neigh[i].weight;
+        }
+    }
+    return prt_kish_n_eff(sum, sum_sq);
+}
+
 static prt_confidence_t
 confidence_of(double mean, double sd)
 {
@@ -386,25 +412,26 @@ static void
 summarise(const prt_forecast_params_t *p, const prt_neighbour_t *neigh,
     int n, const ranked_return_t *sorted, prt_forecast_t *out)
 {
-    double  total;
-    int     j;
+    prt_interval_t  ci;
+    double          total;
+    int             j;
 
     total = horizon_moments(neigh, n, p->horizon_idx,
                             &out->mean_return, &out->std_return);
     out->prob_up = probability_up(neigh, n, total);
     out->prob_down = 1.0 - out->prob_up;
+    out->n_eff = effective_count(neigh, n);
+    ci = prt_wilson(out->prob_up, out->n_eff, PRT_STATS_Z95);
+    out->prob_up_ci_lo = ci.lo;
+    out->prob_up_ci_hi = ci.hi;
 
     out->p10 = weighted_percentile(sorted, n, neigh, 0.10);
     out->median_return = weighted_percentile(sorted, n, neigh, 0.50);
     out->p90 = weighted_percentile(sorted, n, neigh, 0.90);
 
-    if (out->mean_return >= 0.0) {
-        out->direction = PRT_DIRECTION_UP;
-        out->edge = out->prob_up * out->mean_return + 0.0;
-    } else {
-        out->direction = PRT_DIRECTION_DOWN;
-        out->edge = out->prob_down * -out->mean_return + 0.0;
-    }
+    out->direction = out->mean_return >= 0.0 ? PRT_DIRECTION_UP
+                                              : PRT_DIRECTION_DOWN;
+    out->edge = prt_edge_of(out->direction, out->prob_up, out->mean_return);
     out->confidence = confidence_of(out->mean_return, out->std_return);
 
     for (j = 0; j < PRT_N_HORIZONS; j++) {

@@ -89,6 +89,10 @@ typedef struct {
     double            p10, p90, median_return;
     double            edge;         /* >= 0 */
     prt_direction_t   direction;
+    /* what prob_up is worth (SPEC 3.1): Kish's effective number of the
+     * used weights and the Wilson 95 % interval of prob_up at it */
+    double            n_eff;
+    double            prob_up_ci_lo, prob_up_ci_hi;
     double            dist1;        /* distance of the nearest kept */
     prt_confidence_t  confidence;
     /* weighted over the used neighbours; NaN where none has a value */
@@ -119,6 +123,10 @@ int prt_forecast_next_fetch(const prt_forecast_params_t *p, int fetched);
 
 /* 0 when p is within SPEC §3's ranges, else PRT_FORECAST_EINVAL. */
 int prt_forecast_check_params(const prt_forecast_params_t *p);
+
+/* SPEC 3.5: prob_up * mean for UP, (1 - prob_up) * (-mean) for DOWN; the
+ * raw edge with the raw prob_up, edge_calibrated with the calibrated one */
+double prt_edge_of(prt_direction_t d, double prob_up, double mean_return);
 
 const char *prt_direction_name(prt_direction_t d);       /* "UP" / "DOWN" */
 const char *prt_confidence_name(prt_confidence_t c);     /* "high" ... */

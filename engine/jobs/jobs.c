@@ -18,6 +18,8 @@ typedef struct prt_job_s  prt_job_t;
 
 struct prt_job_s {
     prt_job_rec_t   rec;
+    prt_calib_map_t calib;            /* fitted on what was verified by
+                                         the scan time: one map per job */
     char          (*symbols)[PRT_SYMBOL_SIZE];
     uint32_t        next;             /* next symbol to hand out */
     unsigned        inflight;         /* chunks on the worker threads */
@@ -309,6 +311,7 @@ dispatch_chunk(prt_jobs_t *jobs, prt_job_t *job)
     t->params = job->rec;
     t->scan.job = &t->params;
     t->scan.ix = prt_engine_index(jobs->e);
+    t->scan.calib = &job->calib;
     t->scan.bars = jobs->e->bars;
     t->scan.max_staleness_ms = (int64_t) jobs->e->conf.max_staleness_s * 1000;
     t->scan.symbols = (const char (*)[PRT_SYMBOL_SIZE]) job->symbols
@@ -378,6 +381,12 @@ prt_jobs_start(prt_jobs_t *jobs, const prt_req_run_t *req,
     job->rec.total = req->nsymbols;
     job->rec.started_at_ms = (int64_t) prt_wall_ms();
     job->rec.scan_time_ms = prt_clock_now_ms(&jobs->e->clock);
+    if (prt_calibrator_map(jobs->e->calib, prt_horizon_index(req->f.horizon),
+                           job->rec.scan_time_ms, &job->calib) != 0)
+    {
+        job_free(job);
+        return -1;
+    }
 
     if (prt_store_job_create(jobs->store, &job->rec,
                              (const char (*)[PRT_SYMBOL_SIZE]) job->symbols,

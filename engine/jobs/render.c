@@ -15,6 +15,38 @@ job_id(prt_json_t *j, const char *key, const uint8_t id[PRT_JOB_UUID_LEN])
     prt_json_kstr(j, key, text);
 }
 
+void
+prt_render_interval(prt_json_t *j, const char *key, double lo, double hi)
+{
+    prt_json_key(j, key);
+    if (!isfinite(lo) || !isfinite(hi)) {
+        prt_json_null(j);
+        return;
+    }
+    prt_json_array(j);
+    prt_json_num(j, lo);
+    prt_json_num(j, hi);
+    prt_json_array_end(j);
+}
+
+/* What prob_up is worth (SPEC 3.1); null in records scanned before the
+ * fields were stored. */
+static void
+render_worth(prt_json_t *j, const prt_pred_rec_t *p)
+{
+    prt_json_knum(j, "n_eff", p->n_eff);
+    prt_render_interval(j, "prob_up_ci", p->prob_up_ci_lo, p->prob_up_ci_hi);
+    prt_json_knum(j, "prob_up_calibrated", p->prob_up_cal);
+    prt_json_knum(j, "prob_down_calibrated", 1.0 - p->prob_up_cal);
+    prt_json_knum(j, "edge_calibrated", p->edge_cal);
+    prt_json_kuint(j, "calibration_n", p->calibration_n);
+    if (p->status == PRT_PRED_VERIFIED && p->calibration_seq) {
+        prt_json_kuint(j, "calibration_seq", p->calibration_seq);
+    } else {
+        prt_json_knull(j, "calibration_seq");
+    }
+}
+
 /* A result: edge, prob_up and mean_return are never null (SPEC 5.1); the
  * verification fields are null until the prediction is verified. */
 void
@@ -40,6 +72,7 @@ prt_render_result(prt_json_t *j, const prt_pred_rec_t *p)
     prt_json_knum(j, "dist1", p->dist1);
     prt_json_knum(j, "p10", p->p10);
     prt_json_knum(j, "p90", p->p90);
+    render_worth(j, p);
     prt_json_knum(j, "price_at_scan", p->price_at_scan);
     prt_json_knum(j, "price_at_horizon", verified ? p->price_at_horizon : NAN);
     prt_json_knum(j, "actual_return", verified ? p->actual_return : NAN);

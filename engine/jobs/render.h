@@ -9,6 +9,9 @@
 #include "jobs/store.h"
 
 void prt_render_result(prt_json_t *j, const prt_pred_rec_t *p);
+/* "key": [lo, hi], or null when either is not finite */
+void prt_render_interval(prt_json_t *j, const char *key, double lo,
+    double hi);
 void prt_render_failure(prt_json_t *j, const prt_fail_rec_t *f);
 void prt_render_params(prt_json_t *j, const prt_job_rec_t *job);
 void prt_render_progress(prt_json_t *j, const prt_job_rec_t *job);

@@ -1,3 +1,4 @@
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,6 +73,9 @@ sort_key(const prt_pred_rec_t *p, prt_sort_t by)
         return p->prob_up;
     case PRT_SORT_MEAN_RETURN:
         return p->mean_return;
+    case PRT_SORT_EDGE_CALIBRATED:
+        /* unknown in records older than the field: ranked last */
+        return isnan(p->edge_cal) ? -INFINITY : p->edge_cal;
     default:
         return p->edge;
     }

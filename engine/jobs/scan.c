@@ -143,6 +143,12 @@ add_prediction(prt_scan_chunk_t *c, const scan_query_t *q,
     p->price_at_horizon = NAN;
     p->actual_return = NAN;
     p->pnl = NAN;
+    p->n_eff = f->n_eff;
+    p->prob_up_ci_lo = f->prob_up_ci_lo;
+    p->prob_up_ci_hi = f->prob_up_ci_hi;
+    p->prob_up_cal = prt_calib_apply(c->calib, f->prob_up);
+    p->edge_cal = prt_edge_of(f->direction, p->prob_up_cal, f->mean_return);
+    p->calibration_n = c->calib->n;
 }
 
 static void

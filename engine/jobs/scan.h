@@ -13,11 +13,13 @@
 #include "data/barstore.h"
 #include "index/index.h"
 #include "jobs/store.h"
+#include "stats/calibration.h"
 
 typedef struct {
     /* input */
     const prt_job_rec_t   *job;          /* params, id, scan time */
     prt_index_t           *ix;           /* NULL: every symbol E_FAISS */
+    const prt_calib_map_t *calib;        /* prob_up_calibrated */
     prt_barstore_t        *bars;
     int64_t                max_staleness_ms;
     const char           (*symbols)[PRT_SYMBOL_SIZE];

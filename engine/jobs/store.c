@@ -400,6 +400,25 @@ prt_store_commit_chunk(prt_store_t *s, const prt_job_rec_t *job,
     return prt_kv_write(s->kv, chunk_txn, &c);
 }
 
+_Static_assert(PRT_PRED_REC_V1 == 240, "the first record format is kept");
+
+static int
+decode_prediction(const MDB_val *v, prt_pred_rec_t *p)
+{
+    if (v->mv_size != sizeof(*p) && v->mv_size != PRT_PRED_REC_V1) {
+        return MDB_CORRUPTED;
+    }
+    memcpy(p, v->mv_data, v->mv_size);
+    if (v->mv_size == PRT_PRED_REC_V1) {
+        /* scanned before SPEC 3.1's fields were stored: unknown */
+        p->n_eff = p->prob_up_ci_lo = p->prob_up_ci_hi = NAN;
+        p->prob_up_cal = p->edge_cal = NAN;
+        p->calibration_n = 0;
+        p->calibration_seq = 0;
+    }
+    return 0;
+}
+
 static int
 get_prediction(prt_store_t *s, MDB_txn *txn, uint64_t id, prt_pred_rec_t *p)
 {
@@ -409,13 +428,7 @@ get_prediction(prt_store_t *s, MDB_txn *txn, uint64_t id, prt_pred_rec_t *p)
 
     put_be64(b, id);
     rc = mdb_get(txn, s->dbi[DB_PREDICTIONS], &k, &v);
-    if (rc == 0 && v.mv_size != sizeof(*p)) {
-        rc = MDB_CORRUPTED;
-    }
-    if (rc == 0) {
-        memcpy(p, v.mv_data, sizeof(*p));
-    }
-    return rc;
+    return rc == 0 ? decode_prediction(&v, p) : rc;
 }
 
 /*
@@ -724,6 +737,36 @@ prt_store_fail_running(prt_store_t *s, const char *reason, int64_t now_ms)
     fail_running_t  c = { s, reason, now_ms, 0 };
 
     return prt_kv_write(s->kv, fail_running_txn, &c) == 0 ? c.n : -1;
+}
+
+
+int
+prt_store_each_prediction(prt_store_t *s, MDB_txn *txn, prt_pred_fn fn,
+    void *ctx)
+{
+    MDB_cursor      *cur;
+    MDB_val          k, v;
+    prt_pred_rec_t   p;
+    int              rc, stop = 0;
+
+    rc = mdb_cursor_open(txn, s->dbi[DB_PREDICTIONS], &cur);
+    if (rc != 0) {
+        return prt_kv_fail(rc, "opening a cursor");
+    }
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && !stop;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+    {
+        rc = decode_prediction(&v, &p);
+        if (rc != 0) {
+            break;
+        }
+        stop = fn(&p, ctx);
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        return prt_kv_fail(rc, "walking predictions");
+    }
+    return stop < 0 ? stop : 0;
 }
 
 

@@ -85,7 +85,22 @@ typedef struct {
     double    pnl;
     int64_t   verified_at_ms;               /* 0 until verified */
     char      verify_note[64];              /* why unverifiable */
+    /* What prob_up is worth (SPEC 3.1), fixed at scan time. Records
+     * written before these fields existed end at n_eff (PRT_PRED_REC_V1)
+     * and read back with NaN here and calibration_n 0. */
+    double    n_eff;                        /* Kish, of the used weights */
+    double    prob_up_ci_lo;                /* Wilson 95 % at n_eff */
+    double    prob_up_ci_hi;
+    double    prob_up_cal;                  /* walk-forward calibrated */
+    double    edge_cal;                     /* SPEC 3.5's edge with it */
+    uint64_t  calibration_n;                /* verified predictions fitted */
+    /* Once verified: its place in its horizon's verification order, from
+     * 1. A map with calibration_n = N was fitted on the predictions of
+     * its horizon with calibration_seq <= N (docs/forecast.md). */
+    uint64_t  calibration_seq;
 } prt_pred_rec_t;
+
+#define PRT_PRED_REC_V1  offsetof(prt_pred_rec_t, n_eff)
 
 typedef struct {
     uint8_t   job[PRT_JOB_UUID_LEN];
@@ -141,6 +156,10 @@ int prt_store_history(prt_store_t *s, MDB_txn *txn, const char *symbol,
 /* Predictions scanned in [from_ms, to_ms), oldest first. */
 int prt_store_scanned_between(prt_store_t *s, MDB_txn *txn, int64_t from_ms,
     int64_t to_ms, prt_pred_fn fn, void *ctx);
+
+/* Every prediction, by id; fn returns 1 to stop, < 0 to fail. */
+int prt_store_each_prediction(prt_store_t *s, MDB_txn *txn, prt_pred_fn fn,
+    void *ctx);
 
 /* Pending predictions with due time <= due_ms, oldest due first; fn
  * returns 1 to stop (a bounded pass). */

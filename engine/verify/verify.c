@@ -53,6 +53,7 @@ struct pass_s {
     int64_t           now_ms;
     int64_t           grace_ms;
     size_t            limit;
+    uint64_t          seq[PRT_N_HORIZONS];  /* last calibration_seq given */
     prt_pred_list_t   due;            /* read from the pending ordering */
     prt_pred_list_t   out;            /* verified or unverifiable */
     int               full;           /* the pass stopped at its limit */
@@ -329,6 +330,19 @@ render_tails(pass_t *t)
  * commit on the loop thread waits at most for this one transaction, whose
  * size verify_batch bounds.
  */
+/* calibration_seq, in the order pass_done feeds the calibrator */
+static void
+number_verified(pass_t *t)
+{
+    for (size_t i = 0; i < t->out.n; i++) {
+        prt_pred_rec_t  *p = &t->out.v[i];
+
+        if (p->status == PRT_PRED_VERIFIED) {
+            p->calibration_seq = ++t->seq[prt_horizon_index(p->horizon)];
+        }
+    }
+}
+
 static void
 pass_run(prt_task_t *task)
 {
@@ -342,6 +356,7 @@ pass_run(prt_task_t *task)
         t->rc = prt_barstore_read(t->bars, verify_txn, t);
     }
     if (t->rc == 0 && t->out.n) {
+        number_verified(t);
         t->rc = prt_store_verify(t->store, t->out.v, t->out.n);
     }
     t->us = now_us() - t0;
@@ -454,8 +469,17 @@ pass_done(prt_task_t *task)
     }
 
     for (size_t i = 0; i < t->out.n; i++) {
-        if (t->out.v[i].status == PRT_PRED_VERIFIED) {
+        const prt_pred_rec_t  *p = &t->out.v[i];
+
+        if (p->status == PRT_PRED_VERIFIED) {
             v->verified++;
+            /* committed: later scans calibrate on it */
+            if (prt_calibrator_add(v->e->calib, prt_horizon_index(p->horizon),
+                                   p->verified_at_ms, p->prob_up,
+                                   p->actual_return) != 0)
+            {
+                prt_error("calibration: out of memory");
+            }
         } else {
             v->unverifiable++;
         }
@@ -499,6 +523,11 @@ verifier_start(prt_verifier_t *v)
     t->now_ms = prt_clock_now_ms(&e->clock);
     t->grace_ms = (int64_t) e->conf.verify_grace_s * 1000;
     t->limit = e->conf.verify_batch;
+    /* passes run one at a time and the calibrator is fed in pass_done, in
+     * the order of out[]: the sequence continues where it stands */
+    for (int h = 0; h < PRT_N_HORIZONS; h++) {
+        t->seq[h] = prt_calibrator_count(e->calib, h);
+    }
     t->task.run = pass_run;
     t->task.done = pass_done;
     v->running = 1;

@@ -40,6 +40,7 @@ use constant PRT => '/api/pattern-realtime';
 
 my $JSON = JSON::PP->new->canonical->allow_nonref;
 my $TIMEOUT = 30;                 # seconds per request: big job bodies
+our $REPLAY_TIMEOUT = 300;        # seconds for one replay command
 my $MAX_STALENESS_S = 300;        # the engine's default max_staleness_s
 my $WINDOW = 30;                  # bars in a pattern (SPEC 2.2)
 
@@ -120,7 +121,7 @@ sub replay_command {
                '--data', $data, @args);
     my ($out, $err) = ('', '');
     IPC::Run::run(\@cmd, '<', \undef, '>', \$out, '2>', \$err,
-                  IPC::Run::timeout(300));
+                  IPC::Run::timeout($REPLAY_TIMEOUT));
     return { code => $? >> 8, out => $out, err => $err,
              cmd => join ' ', @cmd };
 }
