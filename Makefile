@@ -7,6 +7,7 @@
 #   make test             unit tests, then the t/ suite against real nginx + engine
 #   make fuzz             build the libFuzzer targets (clang)
 #   make bench            print the benchmark figures (docs/benchmarks.md)
+#   make screenshot       the trader page with the demo data -> docs/screenshot.png
 
 BUILD      ?= build
 NGINX_SRC  ?= /usr/share/nginx/src
@@ -51,7 +52,7 @@ FAISS_C_SRC = $(filter-out %/gpu/%,$(wildcard $(FAISS_SRC)/c_api/*.cpp \
               $(FAISS_SRC)/c_api/impl/*.cpp $(FAISS_SRC)/c_api/utils/*.cpp))
 FAISS_C_OBJ = $(FAISS_C_SRC:$(FAISS_SRC)/c_api/%.cpp=$(BUILD)/faiss_c/obj/%.o)
 
-.PHONY: all engine module unit deps demo start stop test fuzz bench clean
+.PHONY: all engine module unit deps demo start stop test fuzz bench clean screenshot
 all: engine module
 
 engine: $(ENGINE_BIN)
@@ -121,6 +122,10 @@ stop:
 	scripts/pattern-rt stop --port $(PORT)
 demo: all
 	scripts/pattern-rt demo --port $(PORT)
+
+SHOT_PORT ?= 8089
+screenshot: all
+	scripts/screenshot --port $(SHOT_PORT)
 
 clean:
 	rm -rf $(BUILD)
