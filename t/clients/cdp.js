@@ -74,10 +74,11 @@ function launch(bin, width, height) {
     '--remote-debugging-address=127.0.0.1', `--user-data-dir=${dir}`,
     `--window-size=${width},${height}`, 'about:blank',
   ];
-  const proc = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  // its own process group: stopping it ends its renderers and helpers too
+  const proc = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   return new Promise((resolve, reject) => {
     let err = '';
-    const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`no DevTools endpoint after 30 s: ${err.slice(-500)}`)); }, 30000);
+    const timer = setTimeout(() => { try { process.kill(-proc.pid, 'SIGKILL'); } catch (e) { /* gone */ } reject(new Error(`no DevTools endpoint after 30 s: ${err.slice(-500)}`)); }, 30000);
     proc.stderr.on('data', (d) => {
       err += d.toString();
       const m = /DevTools listening on (ws:\/\/\S+)/.exec(err);
@@ -208,11 +209,17 @@ async function start(o) {
   await page.send('Runtime.enable');
   await page.send('Log.enable');
   await page.send('Emulation.setDeviceMetricsOverride', { width: Number(o.width), height: Number(o.height), deviceScaleFactor: 1, mobile: false });
+  let stopped = false;
   const stop = () => {
+    if (stopped) return;
+    stopped = true;
     try { ws.close(); } catch (e) { /* closing anyway */ }
-    try { b.proc.kill('SIGKILL'); } catch (e) { /* gone already */ }
+    try { process.kill(-b.proc.pid, 'SIGKILL'); } catch (e) { /* gone already */ }
     try { fs.rmSync(b.dir, { recursive: true, force: true }); } catch (e) { /* left in tmp */ }
   };
+  // the browser never outlives its driver
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(sig, () => { stop(); process.exit(1); });
+  process.on('exit', stop);
   return { page, stop, version: version.product };
 }
 

@@ -87,6 +87,9 @@ export class Live {
     this.timer = null;
     this.pinger = null;
     this.closedByUs = false;
+    this.sent = [];          // the latest subscribes sent (for the console and the tests)
+    this.opened = 0;         // connections opened so far
+    this.answered = {};      // key -> the latest answer about it
   }
 
   start() {
@@ -112,6 +115,7 @@ export class Live {
     ws.onopen = () => {
       if (ws !== this.ws) return;
       this.retry = 500;
+      this.opened += 1;
       this.h.status('live');
       this.pending = [];
       for (const key of this.subs.keys()) this.sendSub(key);
@@ -154,7 +158,11 @@ export class Live {
     const s = this.subs.get(key);
     const msg = { ...s.msg };
     if (s.since !== null) msg.since = s.since;
-    if (this.send(msg)) this.pending.push(key);
+    if (this.send(msg)) {
+      this.pending.push(key);
+      this.sent.push(msg);
+      if (this.sent.length > 50) this.sent.shift();
+    }
   }
 
   // key: any name; msg: the subscribe message without since; since: null for
@@ -217,6 +225,7 @@ export class Live {
         this.subs.delete(key);
       }
     }
+    if (key) this.answered[key] = msg;
     this.h.answer(msg, key);
   }
 }

@@ -500,6 +500,7 @@ async function toggleAlerts() {
     notice('alerts', null);
     return;
   }
+  live.subscribe('alerts', alertSubscription(), null);
   if ('Notification' in window && Notification.permission === 'default') {
     try {
       await Notification.requestPermission();
@@ -507,10 +508,9 @@ async function toggleAlerts() {
       // older browsers: callback form only; the in-page notice still works
     }
   }
-  if (!('Notification' in window) || Notification.permission !== 'granted') {
+  if (state.alerts && (!('Notification' in window) || Notification.permission !== 'granted')) {
     notice('alerts', 'Alerts are on, but the browser blocks notifications for this page: they show here instead.', 'info');
   }
-  live.subscribe('alerts', alertSubscription(), null);
 }
 
 function onAlert(ev) {
@@ -681,6 +681,6 @@ async function init() {
 }
 
 // for the browser test and the console
-window.prt = { state, api, live, search, renderPerformance, openJob };
+window.prt = { state, api, live, search, renderPerformance, openJob, render: scheduleRender, loadPerf };
 
 init();
