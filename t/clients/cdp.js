@@ -209,17 +209,26 @@ async function start(o) {
   await page.send('Runtime.enable');
   await page.send('Log.enable');
   await page.send('Emulation.setDeviceMetricsOverride', { width: Number(o.width), height: Number(o.height), deviceScaleFactor: 1, mobile: false });
-  let stopped = false;
+  const exited = new Promise((resolve) => {
+    if (b.proc.exitCode !== null || b.proc.signalCode !== null) resolve();
+    else b.proc.once('exit', resolve);
+  });
+  let stopping = null;
+  // resolves once the browser is gone and its profile removed
   const stop = () => {
-    if (stopped) return;
-    stopped = true;
+    if (stopping) return stopping;
     try { ws.close(); } catch (e) { /* closing anyway */ }
     try { process.kill(-b.proc.pid, 'SIGKILL'); } catch (e) { /* gone already */ }
-    try { fs.rmSync(b.dir, { recursive: true, force: true }); } catch (e) { /* left in tmp */ }
+    stopping = Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]).then(() => {
+      try { fs.rmSync(b.dir, { recursive: true, force: true }); } catch (e) { /* left in tmp */ }
+    });
+    return stopping;
   };
   // the browser never outlives its driver
-  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(sig, () => { stop(); process.exit(1); });
-  process.on('exit', stop);
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) {
+    process.on(sig, () => { stop().then(() => process.exit(1)); });
+  }
+  process.on('exit', () => { try { process.kill(-b.proc.pid, 'SIGKILL'); } catch (e) { /* gone */ } });
   return { page, stop, version: version.product };
 }
 
@@ -252,8 +261,8 @@ async function interactive(o) {
           case 'screenshot': value = await s.page.screenshot(c.path, c.full !== false); break;
           case 'problems': value = s.page.problems; break;
           case 'quit':
+            await s.stop();
             process.stdout.write(`${JSON.stringify({ id: c.id, ok: true })}\n`);
-            s.stop();
             process.exit(0);
             break;
           default: throw new Error(`unknown command ${c.cmd}`);
@@ -267,7 +276,7 @@ async function interactive(o) {
     busy = false;
   };
   rl.on('line', (line) => { if (line.trim()) { queue.push(line); pump(); } });
-  rl.on('close', () => { s.stop(); process.exit(0); });
+  rl.on('close', () => { s.stop().then(() => process.exit(0)); });
 }
 
 async function shot(o) {
@@ -285,11 +294,11 @@ async function shot(o) {
     const file = await s.page.screenshot(o.out, true);
     for (const p of s.page.problems) process.stderr.write(`cdp.js: page ${p.kind}: ${p.text}\n`);
     process.stdout.write(`${file}\n`);
-    s.stop();
+    await s.stop();
     process.exit(0);
   } catch (e) {
     process.stderr.write(`cdp.js: ${e.message}\n`);
-    s.stop();
+    await s.stop();
     process.exit(1);
   }
 }

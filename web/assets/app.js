@@ -393,14 +393,20 @@ function verdict(r) {
   return { text: 'pending', cls: 'pending' };
 }
 
+// At most five table renders a second, however fast events come.
+const RENDER_EVERY_MS = 200;
+const MAX_ROWS = 500;
 let renderQueued = false;
+let lastRender = 0;
 function scheduleRender() {
   if (renderQueued) return;
   renderQueued = true;
-  requestAnimationFrame(() => {
+  const wait = Math.max(0, lastRender + RENDER_EVERY_MS - performance.now());
+  setTimeout(() => requestAnimationFrame(() => {
     renderQueued = false;
+    lastRender = performance.now();
     renderTable();
-  });
+  }), wait);
 }
 
 function renderTable() {
@@ -429,7 +435,8 @@ function renderTable() {
     if (!xn && x !== y) return (x < y ? -1 : 1) * dir;
     return rankOf(a) - rankOf(b) || a.id - b.id;
   });
-  table.tBodies[0].innerHTML = rows.map((r, i) => {
+  const shown = rows.length > MAX_ROWS ? rows.slice(0, MAX_ROWS) : rows;
+  table.tBodies[0].innerHTML = shown.map((r, i) => {
     const cells = cols.map((c) => {
       const cls = [c.num ? 'num' : '', c.cls || '', c.cellClass ? c.cellClass(r) : ''].filter(Boolean).join(' ');
       return `<td${cls ? ` class="${cls}"` : ''}>${c.cell(r, i)}</td>`;
@@ -439,8 +446,10 @@ function renderTable() {
   state.fresh.clear();
   const verified = all.filter((r) => r.verified_at).length;
   const wins = all.filter((r) => r.was_correct === true).length;
+  const losses = all.filter((r) => r.was_correct === false).length;
   $('#verified-count').textContent = all.length
-    ? `${all.length} results · ${verified} verified${verified ? ` · ${wins} ✓ ${verified - wins} ✗` : ''}`
+    ? `${shown.length < rows.length ? `first ${shown.length} of ${rows.length} shown · ` : ''}`
+      + `${all.length} results · ${verified} verified${verified ? ` · ${wins} ✓ ${losses} ✗` : ''}`
     : '';
   table.dataset.rows = String(rows.length);
   table.dataset.verified = String(verified);
