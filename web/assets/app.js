@@ -80,7 +80,7 @@ function setEngine(s, detail) {
 async function pollHealth() {
   try {
     const h = await api.get('health');
-    const wasDown = state.engine !== 'up';
+    const wasDown = state.engine === 'down' || state.engine === 'unauthorized';
     state.health = h;
     notice('auth', null);
     notice('network', null);
@@ -91,7 +91,7 @@ async function pollHealth() {
     s.className = `pill ${m.session || ''}`;
     const now = m.now ? nyParts(m.now) : null;
     $('#market-now').textContent = now ? `${now.date} ${now.time} ET${m.clock && m.clock !== 'real' ? ` (${m.clock} clock)` : ''}` : '';
-    if (wasDown && state.job) refreshJob();
+    if (wasDown) recover();
   } catch (e) {
     if (e.code === 'E_ENGINE_DOWN') setEngine('down');
     else if (e.status === 401 || e.status === 403) { setEngine('unauthorized', 'engine ?'); apiProblem(e); }
@@ -607,6 +607,22 @@ function setToken(t) {
   }
 }
 
+// The engine is back (or a token was given): read again what failed.
+async function recover() {
+  loadPerf();
+  loadDates();
+  if (state.job) {
+    refreshJob();
+    return;
+  }
+  try {
+    const id = await latestJob();
+    if (id && !state.job) await openJob(id, false);
+  } catch (e) {
+    apiProblem(e);
+  }
+}
+
 async function latestJob() {
   const h = await api.get('api/pattern-realtime/history?limit=1');
   const item = h.items && h.items[0];
@@ -661,9 +677,7 @@ async function init() {
     setToken($('#token').value.trim());
     live.restart();
     pollHealth();
-    loadPerf();
-    loadDates();
-    if (state.job) refreshJob();
+    recover();
   });
   $('#s-load').addEventListener('click', loadDay);
   $('#search-form').addEventListener('submit', searchAt);

@@ -138,8 +138,11 @@ export class SearchView {
       returns.map((r, i) => (isNum(r) ? { time: at(i), value: price(r) } : null)).filter(Boolean));
 
     const neighbors = ans.neighbors || [];
+    // the neighbours do not stretch the price scale: a far outlier would
+    // flatten the candles; the band, the forecast and the outcome do
     for (const n of neighbors) {
-      this.line({ color: 'rgba(120, 144, 180, 0.28)', lineWidth: 1 }, path(n.future_returns || []));
+      this.line({ color: 'rgba(120, 144, 180, 0.28)', lineWidth: 1, autoscaleInfoProvider: () => null },
+                path(n.future_returns || []));
     }
     const band = (q) => HORIZONS.map((_, i) => quantile(neighbors.map((n) => (n.future_returns || [])[i]), q));
     this.line({ color: '#3d7eff', lineWidth: 1, lineStyle: LineStyle.Dashed }, path(band(0.1)));
