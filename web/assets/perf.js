@@ -140,12 +140,12 @@ function reliabilitySvg(raw, calibrated) {
     return `<g class="${cls}">${bar}<circle cx="${cx}" cy="${y(b.realized_up)}" r="${r}" fill="${color}"><title>${frac(b.lo, 0)}–${frac(b.hi, 0)}: n ${b.n}, predicted ${frac(b.mean_prob_up)}, realized ${frac(b.realized_up)} ${fracRange(b.realized_up_ci)}</title></circle></g>`;
   }).join('');
   const ticks = [0, 0.25, 0.5, 0.75, 1];
-  return `<svg viewBox="0 0 ${S + 130} ${S}" width="100%" role="img" aria-label="reliability diagram">
+  return `<svg viewBox="0 0 ${S + 130} ${S + 14}" width="100%" role="img" aria-label="reliability diagram">
     <line class="axis" x1="${P}" x2="${x(1)}" y1="${y(0)}" y2="${y(0)}"/>
     <line class="axis" x1="${P}" x2="${P}" y1="${y(0)}" y2="${y(1)}"/>
     <line class="diag" x1="${x(0)}" y1="${y(0)}" x2="${x(1)}" y2="${y(1)}"/>
     ${ticks.map((t) => `<text x="${x(t)}" y="${S - 8}" text-anchor="middle">${t * 100}</text><text x="${P - 4}" y="${y(t) + 3}" text-anchor="end">${t * 100}</text>`).join('')}
-    <text x="${(P + x(1)) / 2}" y="${S}" text-anchor="middle">predicted P(up) %</text>
+    <text x="${(P + x(1)) / 2}" y="${S + 10}" text-anchor="middle">predicted P(up) %</text>
     ${series(raw, '#f0b90b', -2, 'raw-bin')}
     ${series(calibrated, '#3d7eff', 2, 'cal-bin')}
     <circle cx="${S + 12}" cy="20" r="4" fill="#f0b90b"/><text x="${S + 20}" y="23">raw</text>
