@@ -273,6 +273,10 @@ sub scan_block {
                      . " && document.querySelector('#results-table').dataset.rows === '$n'", 30);
         problems_ok('the ranked table is the job as GET /job ranks it',
                     table_problems($b->eval($ROWS_JS), $job->{results}));
+        my $events = $b->eval('prt.state.events');
+        is($events->{result}, $n, 'each result came live, as a result event');
+        is($events->{job_complete}, 1, 'and the job_complete event');
+        ok($events->{progress}, "progress events ($events->{progress})");
         is($b->eval("document.querySelector('#progress-text').textContent"),
            ($n + $job->{total_failures}) . "/$job->{total_symbols} · $n ranked · "
            . "$job->{total_failures} failed · completed", 'the progress line');

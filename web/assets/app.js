@@ -23,6 +23,7 @@ const state = {
   engine: 'unknown',      // up | down | unauthorized | unknown
   health: null,
   alerts: false,
+  events: {},             // type -> events received (for the console and the tests)
 };
 
 // ---------------------------------------------------------------------------
@@ -120,6 +121,7 @@ const live = new Live(api, {
     }
   },
   event(ev) {
+    state.events[ev.type] = (state.events[ev.type] || 0) + 1;
     switch (ev.type) {
       case 'progress': onProgress(ev); break;
       case 'result': onResult(ev); break;
@@ -499,6 +501,9 @@ function alertSubscription() {
   if (state.dir !== 'ALL') msg.direction = state.dir;
   const syms = $('#symbols').value.split(/[\s,]+/).map((s) => s.trim().toUpperCase()).filter(Boolean);
   if (syms.length) msg.symbols = [...new Set(syms)];
+  // a message over the server's limit (pattern_rt_ws_max_message, 16k by
+  // default) would close the connection: then alert on every symbol
+  if (JSON.stringify(msg).length > 8000) delete msg.symbols;
   return msg;
 }
 
