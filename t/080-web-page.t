@@ -551,6 +551,26 @@ sub auth_block {
     }
 }
 
+sub prefix_block {
+    my ($b, $why) = browser_or_skip();
+    SKIP: {
+        skip "no browser: $why", 1 unless $b;
+        wait_until(sub { call_api('GET', '/patterns/health')->{code} == 200 }, 15,
+                   'the engine through /patterns/');
+        $b->open(page_url('patterns/'));
+        $b->wait_for("document.body.dataset.ready === '1'", 30);
+        $b->wait_for("document.querySelector('#ws-status').dataset.state === 'live'", 15);
+        like(text_of($b, '#engine-status'), qr/engine up/, '/patterns/health answers the page');
+        my $id = $b->eval('prt.state.job && prt.state.job.job_id');
+        ok($id && $b->eval("document.querySelector('#results-table').dataset.rows > 0"),
+           'the latest job is read through /patterns/api/');
+        my $ans = $b->wait_for("prt.live.answered['job:$id']", 10);
+        is($ans->{type}, 'subscribed', 'the WebSocket at /patterns/ws/ subscribes to it');
+        no_problems($b, 'under /patterns/');
+        $b->quit;
+    }
+}
+
 run_tests();
 
 __DATA__
@@ -611,3 +631,32 @@ NGINX
 $API_LOCATIONS . local_conf_part('locations')
 --- post_request
 auth_block();
+
+
+
+=== TEST 5: under a prefix, as conf/nginx.conf serves it: /patterns/ reads and goes live
+--- http_config eval
+local_conf_part('types')
+--- config eval
+<<"NGINX"
+    location /patterns/ {
+        rewrite ^/patterns(/.*)\$ \$1 break;
+        pattern_rt_api;
+    }
+    location = /patterns/ {
+        root $ENV{TEST_PRT_WEB};
+        try_files /index.html =404;
+    }
+    location ^~ /patterns/assets/ {
+        alias $ENV{TEST_PRT_WEB}/assets/;
+    }
+    location = /patterns/vendor/lightweight-charts.mjs {
+        alias $ENV{TEST_PRT_WEB}/node_modules/lightweight-charts/dist/lightweight-charts.standalone.production.mjs;
+    }
+    location /patterns/ws/ {
+        rewrite ^/patterns(/.*)\$ \$1 break;
+        pattern_rt_websocket;
+    }
+NGINX
+--- post_request
+prefix_block();
