@@ -9,6 +9,7 @@
 #   make fuzz             build the libFuzzer targets (clang)
 #   make fuzz-run         build and run each for FUZZ_SECONDS (60) on its seeds
 #   make bench            print the benchmark figures (docs/benchmarks.md)
+#   make screenshot       the trader page with the demo data -> docs/screenshot.png
 
 BUILD      ?= build
 NGINX_SRC  ?= /usr/share/nginx/src
@@ -54,7 +55,7 @@ FAISS_C_SRC = $(filter-out %/gpu/%,$(wildcard $(FAISS_SRC)/c_api/*.cpp \
 FAISS_C_OBJ = $(FAISS_C_SRC:$(FAISS_SRC)/c_api/%.cpp=$(BUILD)/faiss_c/obj/%.o)
 
 .PHONY: all engine module unit deps deb demo start stop test fuzz fuzz-run \
-        bench clean
+        bench clean screenshot
 all: engine module
 
 engine: $(ENGINE_BIN)
@@ -133,6 +134,10 @@ stop:
 	scripts/pattern-rt stop --port $(PORT)
 demo: all
 	scripts/pattern-rt demo --port $(PORT)
+
+SHOT_PORT ?= 8089
+screenshot: all
+	scripts/screenshot --port $(SHOT_PORT)
 
 clean:
 	rm -rf $(BUILD)
