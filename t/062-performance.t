@@ -19,7 +19,7 @@ use POSIX qw(floor);
 use Time::Local qw(timegm);
 
 use PatternRT::Jobs qw(call_api close_enough ny_local ny_instant get_json
-                       history_all replay_command);
+                       history_all replay_command iso_ms);
 
 our $FIXTURES = $ENV{TEST_PRT_FIXTURES} // '';
 plan(skip_all => 'no demo fixture: run this file through t/run, which '
@@ -70,16 +70,6 @@ sub run_replay {
 sub scan_args {
     return ('--scan', "@SYMBOLS", '--every', $EVERY,
             map { ('--horizon', $_) } @HORIZONS);
-}
-
-sub iso_ms {
-    my ($iso) = @_;
-
-    my ($y, $mo, $d, $h, $mi, $s, $frac) =
-        ($iso // '') =~ /\A(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d+)?Z\z/
-        or die "not an ISO-8601 UTC time: " . ($iso // 'null') . "\n";
-    return timegm($s, $mi, $h, $d, $mo - 1, $y) * 1000
-           + int(($frac // 0) * 1000 + 0.5);
 }
 
 # The first scan time a period counts, New York time (SPEC 5.1).

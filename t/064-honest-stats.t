@@ -17,11 +17,11 @@ use lib 't/lib';
 use PatternRT::Test;
 use JSON::PP ();
 
-use PatternRT::HonestStats qw(python iso_ms wilson pair_ok worth_problems
+use PatternRT::HonestStats qw(python wilson pair_ok worth_problems
                               calibration_problems check_performance
                               decile_table spread worst);
 use PatternRT::Jobs qw(call_api close_enough get_json history_all
-                       replay_command);
+                       replay_command iso_ms);
 
 our $FIXTURES = $ENV{TEST_PRT_FIXTURES} // '';
 plan(skip_all => 'no walk fixture: run this file through t/run, which '

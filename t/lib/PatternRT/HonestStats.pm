@@ -21,11 +21,10 @@ use Exporter 'import';
 use IPC::Run ();
 use JSON::PP ();
 use Test::More;
-use Time::Local qw(timegm);
 
-use PatternRT::Jobs qw(close_enough get_json);
+use PatternRT::Jobs qw(close_enough get_json iso_ms);
 
-our @EXPORT_OK = qw(python iso_ms wilson num_ok pair_ok worth_problems
+our @EXPORT_OK = qw(python wilson num_ok pair_ok worth_problems
                     calibration_problems check_performance decile_table
                     spread worst);
 
@@ -45,16 +44,6 @@ sub python {
                   '>', \$out, '2>', \$err)
         or die "honest_stats.py $cmd failed: $err\n";
     return $JSON->decode($out);
-}
-
-sub iso_ms {
-    my ($iso) = @_;
-
-    my ($y, $mo, $d, $h, $mi, $s, $frac) =
-        ($iso // '') =~ /\A(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d+)?Z\z/
-        or die "not an ISO-8601 UTC time: " . ($iso // 'null') . "\n";
-    return timegm($s, $mi, $h, $d, $mo - 1, $y) * 1000
-           + int(($frac // 0) * 1000 + 0.5);
 }
 
 sub wilson {

@@ -32,7 +32,7 @@ our @EXPORT_OK = qw(
     wait_job wait_engine_idle health wait_workers_connected
     is_uuid is_iso_z is_num is_int
     job_problems result_problems failure_problems ranking_problems
-    unknown_symbols read_flat_day ny_local ny_instant iso_z iso_seconds
+    unknown_symbols read_flat_day ny_local ny_instant iso_z iso_seconds iso_ms
     expected_scan close_enough get_json history_all replay_command
 );
 
@@ -456,6 +456,17 @@ sub iso_z {
     my ($t) = @_;
 
     return POSIX::strftime('%Y-%m-%dT%H:%M:%SZ', gmtime $t);
+}
+
+# "YYYY-MM-DDTHH:MM:SS[.fff]Z" -> UTC milliseconds.
+sub iso_ms {
+    my ($iso) = @_;
+
+    my ($y, $mo, $d, $h, $mi, $s, $frac) =
+        ($iso // '') =~ /\A(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d+)?Z\z/
+        or croak 'not an ISO-8601 UTC time: ' . ($iso // 'null');
+    return Time::Local::timegm($s, $mi, $h, $d, $mo - 1, $y) * 1000
+           + int(($frac // 0) * 1000 + 0.5);
 }
 
 # "YYYY-MM-DDTHH:MM:SS[.fff]Z" -> UTC seconds (the fraction dropped).
