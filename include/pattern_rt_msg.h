@@ -100,13 +100,21 @@ typedef enum {
     PRT_FORMAT_FRONTEND = 1        /* /api/search/... (the front end's shape) */
 } prt_search_format_t;
 
+/* The front end's window_minutes: accepted range (the search itself always
+   uses the index's 30-minute window; the span is what the chart shows). */
+#define PRT_SPAN_MIN         15
+#define PRT_SPAN_MAX         120
+
 /* PRT_MSG_SEARCH */
 typedef struct {
     char                 ticker[PRT_SYMBOL_SIZE];
     int64_t              time_ms;  /* historical: query instant, UTC ms */
     uint8_t              mode;     /* prt_search_mode_t */
     uint8_t              format;   /* prt_search_format_t */
-    uint8_t              pad[6];
+    uint8_t              span;     /* front end: minutes of prices for the
+                                      chart, PRT_SPAN_MIN..PRT_SPAN_MAX;
+                                      0: the index's window */
+    uint8_t              pad[5];
     prt_forecast_args_t  f;
 } prt_req_search_t;
 

@@ -322,6 +322,17 @@ horizon_moments(const prt_neighbour_t *neigh, int n, int j,
     return total;
 }
 
+void
+prt_forecast_trajectories(const prt_neighbour_t *neigh, int n,
+    double mean[PRT_N_HORIZONS], double sd[PRT_N_HORIZONS])
+{
+    int  j;
+
+    for (j = 0; j < PRT_N_HORIZONS; j++) {
+        horizon_moments(neigh, n, j, &mean[j], &sd[j]);
+    }
+}
+
 static double
 probability_up(const prt_neighbour_t *neigh, int n, double total)
 {
@@ -387,7 +398,6 @@ summarise(const prt_forecast_params_t *p, const prt_neighbour_t *neigh,
     int n, const ranked_return_t *sorted, prt_forecast_t *out)
 {
     double  total;
-    int     j;
 
     total = horizon_moments(neigh, n, p->horizon_idx,
                             &out->mean_return, &out->std_return);
@@ -407,10 +417,8 @@ summarise(const prt_forecast_params_t *p, const prt_neighbour_t *neigh,
     }
     out->confidence = confidence_of(out->mean_return, out->std_return);
 
-    for (j = 0; j < PRT_N_HORIZONS; j++) {
-        horizon_moments(neigh, n, j, &out->mean_trajectory[j],
-                        &out->std_trajectory[j]);
-    }
+    prt_forecast_trajectories(neigh, n, out->mean_trajectory,
+                              out->std_trajectory);
 }
 
 int
