@@ -231,8 +231,12 @@ typedef struct {
 typedef enum {
     PRT_STREAM_JOB = 0,
     PRT_STREAM_VERIFICATIONS,
-    PRT_STREAM_PRICES
+    PRT_STREAM_PRICES,
+    PRT_STREAM_ALERTS              /* every job's results; filtered by each
+                                      worker per subscriber, never kept */
 } prt_stream_t;
+
+#define PRT_STREAM_COUNT     4     /* job + the three channels */
 
 /* Broadcast events (PRT_MSG_EVENT records of the broadcast log). */
 typedef enum {
@@ -240,7 +244,8 @@ typedef enum {
     PRT_EVENT_RESULT,
     PRT_EVENT_JOB_COMPLETE,
     PRT_EVENT_VERIFICATION,
-    PRT_EVENT_PRICE_UPDATE
+    PRT_EVENT_PRICE_UPDATE,
+    PRT_EVENT_ALERT
 } prt_event_kind_t;
 
 /* Followed by the event's complete JSON text ({"type":..,"seq":..,...}),
@@ -249,9 +254,13 @@ typedef struct {
     uint8_t   stream;              /* prt_stream_t */
     uint8_t   kind;                /* prt_event_kind_t */
     uint8_t   coalesce;            /* only the latest per stream matters */
-    uint8_t   pad[5];
+    uint8_t   direction;           /* alerts: the result's, 0 UP, 1 DOWN */
+    uint8_t   pad[4];
     char      job_id[PRT_JOB_ID_SIZE];   /* job streams; "" otherwise */
     uint64_t  seq;                 /* increasing, across engine restarts */
+    /* alerts: what subscribers filter on, so that no worker parses JSON */
+    double    edge;
+    char      symbol[PRT_SYMBOL_SIZE];
 } prt_event_hdr_t;
 
 /* PRT_MSG_SUBSCRIBE */

@@ -87,6 +87,9 @@ struct ngx_http_pattern_rt_sub_s {
     ngx_http_pattern_rt_ctx_t      *call;           /* subscribe in flight */
     ngx_queue_t                     held;
     ngx_uint_t                      nheld;
+    prt_ws_alert_filter_t           filter;         /* alerts: symbols
+                                                       allocated with the
+                                                       sub, right after it */
     unsigned                        overflowed:1;   /* held too many */
 };
 
@@ -126,7 +129,8 @@ struct ngx_http_pattern_rt_ws_s {
 struct ngx_http_pattern_rt_ws_hub_s {
     ngx_rbtree_t                    jobs;
     ngx_rbtree_node_t               sentinel;
-    ngx_http_pattern_rt_stream_t    channels[3];
+    ngx_http_pattern_rt_stream_t    channels[PRT_STREAM_COUNT]; /* [0]
+                                                       unused */
     ngx_queue_t                     conns;
     ngx_uint_t                      nconns;
     ngx_event_t                     exit_check;
@@ -459,7 +463,7 @@ static void
 ngx_http_pattern_rt_stream_release(ngx_http_pattern_rt_ws_hub_t *hub,
     ngx_http_pattern_rt_stream_t *s)
 {
-    if (s >= hub->channels && s < hub->channels + 3) {
+    if (s >= hub->channels && s < hub->channels + PRT_STREAM_COUNT) {
         return;
     }
 
@@ -509,7 +513,7 @@ ngx_http_pattern_rt_ws_init_process(ngx_cycle_t *cycle,
     ngx_rbtree_init(&hub->jobs, &hub->sentinel,
                     ngx_http_pattern_rt_stream_insert);
 
-    for (i = 0; i < 3; i++) {
+    for (i = 0; i < PRT_STREAM_COUNT; i++) {
         ngx_queue_init(&hub->channels[i].subs);
     }
 
@@ -618,14 +622,15 @@ ngx_http_pattern_rt_ws_event(ngx_http_pattern_rt_engine_t *eng,
 
     ngx_memcpy(&hdr, data, sizeof(prt_event_hdr_t));
     hdr.job_id[PRT_JOB_ID_SIZE - 1] = '\0';
+    hdr.symbol[PRT_SYMBOL_SIZE - 1] = '\0';
     hub->events++;
 
     if (hdr.stream == PRT_STREAM_JOB) {
         s = ngx_http_pattern_rt_stream_find(hub, (u_char *) hdr.job_id);
 
     } else {
-        s = (hdr.stream <= PRT_STREAM_PRICES) ? &hub->channels[hdr.stream]
-                                              : NULL;
+        s = (hdr.stream < PRT_STREAM_COUNT) ? &hub->channels[hdr.stream]
+                                            : NULL;
     }
 
     if (s == NULL || ngx_queue_empty(&s->subs)) {
@@ -648,6 +653,14 @@ ngx_http_pattern_rt_ws_event(ngx_http_pattern_rt_engine_t *eng,
         next = ngx_queue_next(q);
         sub = ngx_queue_data(q, ngx_http_pattern_rt_sub_t, in_stream);
         ws = sub->ws;
+
+        /* alerts: one frame for all, each subscriber's own filter */
+        if (hdr.stream == PRT_STREAM_ALERTS
+            && !prt_ws_alert_match(&sub->filter, hdr.symbol, hdr.edge,
+                                   hdr.direction))
+        {
+            continue;
+        }
 
         if (ngx_http_pattern_rt_sub_deliver(sub, f, hdr.seq, hdr.coalesce)
             != NGX_OK)
@@ -864,6 +877,7 @@ static void
 ngx_http_pattern_rt_ws_subscribe(ngx_http_pattern_rt_ws_t *ws,
     const prt_ws_msg_t *m)
 {
+    size_t                        size;
     prt_error_t                   err;
     prt_req_subscribe_t           req;
     ngx_http_pattern_rt_ctx_t    *ctx;
@@ -882,8 +896,11 @@ ngx_http_pattern_rt_ws_subscribe(ngx_http_pattern_rt_ws_t *ws,
         return;
     }
 
-    sub = ngx_calloc(sizeof(ngx_http_pattern_rt_sub_t),
-                     ws->request->connection->log);
+    /* an alerts filter's symbols live right after the sub */
+    size = sizeof(ngx_http_pattern_rt_sub_t)
+           + (m->stream == PRT_STREAM_ALERTS
+              ? m->filter.nsymbols * PRT_SYMBOL_SIZE : 0);
+    sub = ngx_calloc(size, ws->request->connection->log);
     ctx = ngx_calloc(sizeof(ngx_http_pattern_rt_ctx_t),
                      ws->request->connection->log);
     s = ngx_http_pattern_rt_stream_get(ws->eng->ws_hub, m->stream, m->job_id,
@@ -898,6 +915,12 @@ ngx_http_pattern_rt_ws_subscribe(ngx_http_pattern_rt_ws_t *ws,
     sub->ws = ws;
     sub->stream = s;
     sub->kind = m->stream;
+    if (m->stream == PRT_STREAM_ALERTS) {
+        sub->filter = m->filter;
+        sub->filter.symbols = (char (*)[PRT_SYMBOL_SIZE]) (sub + 1);
+        ngx_memcpy(sub->filter.symbols, m->filter.symbols,
+                   m->filter.nsymbols * PRT_SYMBOL_SIZE);
+    }
     sub->last_seq = m->has_since ? m->since : 0;
     ngx_queue_init(&sub->held);
     ngx_queue_insert_tail(&ws->subs, &sub->in_conn);
@@ -938,7 +961,9 @@ ngx_http_pattern_rt_ws_unsubscribe(ngx_http_pattern_rt_ws_t *ws,
 {
     u_char                      buf[160], *p;
     ngx_http_pattern_rt_sub_t  *sub;
-    static const char          *channels[] = { "", "verifications", "prices" };
+    static const char          *channels[PRT_STREAM_COUNT] = {
+        "", "verifications", "prices", "alerts"
+    };
 
     sub = ngx_http_pattern_rt_ws_find_sub(ws, m);
     if (sub == NULL) {

@@ -7,6 +7,7 @@
 #include "core/loop.h"
 #include "engine.h"
 #include "events/events.h"
+#include "forecast/forecast.h"
 #include "pattern_rt_msg.h"
 
 /* A stream: a job's events or a channel's. */
@@ -44,7 +45,7 @@ struct prt_events_s {
     uint64_t            published;
     uint64_t            evicted;
     stream_t           *buckets[STREAM_BUCKETS];
-    stream_t            channels[3];
+    stream_t            channels[PRT_STREAM_COUNT];  /* [0] unused */
 };
 
 
@@ -67,7 +68,7 @@ stream_find(prt_events_t *ev, uint8_t stream, const uint8_t *job, int create)
     stream_t  **b, *s;
 
     if (stream != PRT_STREAM_JOB) {
-        return stream < 3 ? &ev->channels[stream] : NULL;
+        return stream < PRT_STREAM_COUNT ? &ev->channels[stream] : NULL;
     }
     b = &ev->buckets[job_hash(job)];
     for (s = *b; s; s = s->h_next) {
@@ -193,13 +194,31 @@ prt_events_next_seq(prt_events_t *ev)
     return ev->seq;
 }
 
+/* Onto the broadcast log: the header, then the event's JSON. */
+static void
+broadcast(prt_events_t *ev, const prt_event_hdr_t *hdr, const char *json,
+    size_t len)
+{
+    uint8_t  *buf;
+
+    buf = malloc(sizeof(*hdr) + len);
+    if (buf == NULL) {
+        return;
+    }
+    memcpy(buf, hdr, sizeof(*hdr));
+    memcpy(buf + sizeof(*hdr), json, len);
+    (void) prt_server_publish(ev->e->server, PRT_MSG_EVENT, buf,
+                              sizeof(*hdr) + len);
+    ev->published++;
+    free(buf);
+}
+
 void
 prt_events_publish_text(prt_events_t *ev, uint8_t stream, uint8_t kind,
     int coalesce, const uint8_t *job_id, uint64_t seq, const char *json,
     size_t len)
 {
     prt_event_hdr_t   hdr;
-    uint8_t          *buf;
     stream_t         *s;
 
     s = stream_find(ev, stream, job_id, 1);
@@ -207,10 +226,6 @@ prt_events_publish_text(prt_events_t *ev, uint8_t stream, uint8_t kind,
         history_add(ev, s, seq, json, len);
     }
 
-    buf = malloc(sizeof(hdr) + len);
-    if (buf == NULL) {
-        return;
-    }
     memset(&hdr, 0, sizeof(hdr));
     hdr.stream = stream;
     hdr.kind = kind;
@@ -219,12 +234,36 @@ prt_events_publish_text(prt_events_t *ev, uint8_t stream, uint8_t kind,
     if (job_id) {
         prt_job_id_format(job_id, hdr.job_id);
     }
-    memcpy(buf, &hdr, sizeof(hdr));
-    memcpy(buf + sizeof(hdr), json, len);
-    (void) prt_server_publish(ev->e->server, PRT_MSG_EVENT, buf,
-                              sizeof(hdr) + len);
-    ev->published++;
-    free(buf);
+    broadcast(ev, &hdr, json, len);
+}
+
+/*
+ * Alerts are not kept for replay: each repeats a result event of its job's
+ * stream (which is kept), and the history's bytes are better spent there.
+ * The header carries what subscribers filter on.
+ */
+void
+prt_events_publish_alert(prt_events_t *ev, const prt_pred_rec_t *p,
+    uint64_t seq, prt_json_t *event)
+{
+    prt_event_hdr_t   hdr;
+    const char       *body;
+    size_t            len;
+
+    body = prt_json_body(event, &len);
+    if (prt_json_failed(event)) {
+        prt_error("rendering an alert failed");
+        return;
+    }
+    memset(&hdr, 0, sizeof(hdr));
+    hdr.stream = PRT_STREAM_ALERTS;
+    hdr.kind = PRT_EVENT_ALERT;
+    hdr.seq = seq;
+    hdr.direction = p->direction == PRT_DIRECTION_DOWN ? 1 : 0;
+    hdr.edge = p->edge;
+    memcpy(hdr.symbol, p->symbol, PRT_SYMBOL_SIZE);
+    hdr.symbol[PRT_SYMBOL_SIZE - 1] = '\0';
+    broadcast(ev, &hdr, body, len);
 }
 
 void
@@ -273,7 +312,9 @@ prt_events_publish_tail(prt_events_t *ev, uint8_t stream, uint8_t kind,
 
 /* ---- subscribing -------------------------------------------------------- */
 
-static const char *const stream_names[] = { "job", "verifications", "prices" };
+static const char *const stream_names[PRT_STREAM_COUNT] = {
+    "job", "verifications", "prices", "alerts"
+};
 
 /*
  * Could events after `since` be missing from the history? When the history
@@ -421,7 +462,10 @@ prt_api_subscribe(prt_engine_t *e, const prt_reply_t *to,
 
     memcpy(&req, payload, sizeof(req));
     req.job_id[PRT_JOB_ID_SIZE - 1] = '\0';
-    if (req.stream > PRT_STREAM_PRICES || prt_json_init(&j) != 0) {
+    if (req.stream >= PRT_STREAM_COUNT
+        || (req.stream == PRT_STREAM_ALERTS && req.has_since)
+        || prt_json_init(&j) != 0)
+    {
         prt_api_error(e, to, PRT_E_BAD_REQUEST, "malformed subscribe", NULL);
         return;
     }
@@ -474,7 +518,7 @@ prt_events_new(struct prt_engine_s *e, const prt_events_conf_t *conf)
     }
     ev->e = e;
     ev->conf = *conf;
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < PRT_STREAM_COUNT; i++) {
         ev->channels[i].stream = (uint8_t) i;
     }
     ev->start_seq = prt_events_next_seq(ev);

@@ -14,7 +14,10 @@ the same with Node's `ws`, with the same options and output.
                     and subscribe to the job it returns (since 0 unless
                     --since is given)
   --job ID          subscribe to this job
-  --channel NAME    subscribe to this channel (verifications | prices)
+  --channel NAME    subscribe to this channel (verifications | prices |
+                    alerts)
+  --filter JSON     fields added to the subscribe (the alerts channel's
+                    min_edge, direction, symbols)
   --since N         `since` of the first subscribe
   --drop-after N    after N events (messages with a seq) close the
                     connection and open a new one, subscribing again with
@@ -109,9 +112,10 @@ def post_run(url, body):
     return answer["job_id"]
 
 
-def subscribe_message(target, since):
+def subscribe_message(target, since, extra):
     m = {"type": "subscribe"}
     m.update(target)
+    m.update(extra)
     if since is not None:
         m["since"] = since
     return json.dumps(m)
@@ -154,7 +158,8 @@ async def session(args, target, since, number, until, last_seq):
         if "run" in target:
             target = {"job_id": post_run(args.url, target["run"])}
             emit({"kind": "job", "job_id": target["job_id"]})
-        text = subscribe_message(target, since)
+        text = subscribe_message(target, since,
+                                 json.loads(args.filter or "{}"))
         if args.fragment and number == 1:
             await ws.send(fragments(text))
         else:
@@ -201,7 +206,9 @@ def main():
     group = p.add_mutually_exclusive_group(required=True)
     group.add_argument("--run")
     group.add_argument("--job")
-    group.add_argument("--channel", choices=("verifications", "prices"))
+    group.add_argument("--channel",
+                       choices=("verifications", "prices", "alerts"))
+    p.add_argument("--filter")
     p.add_argument("--since", type=int)
     p.add_argument("--drop-after", type=int, default=0)
     p.add_argument("--until", default="job_complete")
