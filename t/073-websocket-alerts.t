@@ -3,8 +3,8 @@
 # `alert` for each new result of ANY job that passes it; a bad filter is an
 # error, never a silent match-all; unsubscribe works.
 #
-# Clients: our own frames (t/lib/PatternRT/WebSocket.pm) and Python's
-# `websockets` library (t/clients/ws_client.py). The expected alerts are
+# Clients: our own frames (t/lib/PatternRT/WebSocket.pm), Python's
+# `websockets` and Node's `ws` (t/clients/ws_client.{py,js}). The expected alerts are
 # recomputed from the jobs' REST results (GET /job/{id}), filtered here.
 #
 # Knowing that every alert of a job has arrived: a second job (the same
@@ -248,36 +248,39 @@ is_deeply([$m && @$m{qw(type channel)}], ['unsubscribed', 'alerts'],
 
 
 
-=== TEST 3: Python's websockets client: a filtered alerts subscription
+=== TEST 3: real clients (Python's websockets, Node's ws): a filtered alerts subscription
 --- config eval: $CONFIG
 --- post_request
-SKIP: {
-    my ($cmd, $why) = client_command('python');
-    skip $why, 6 unless $cmd;
-    wait_connected(worker_pids());
-    my @symbols = qw(SRWX GOOZ AXL AVGZ CJYE GMO MADF NW RYRT TMLJ TWGA WSQ);
-    my $cal = wait_job(run_job({ symbols => \@symbols })->{job_id}, 60);
-    my %dirs;
-    $dirs{ $_->{direction} }++ for @{ $cal->{results} };
-    my ($dir) = sort { $dirs{$b} <=> $dirs{$a} || $a cmp $b } keys %dirs;
-    my %filter = (direction => $dir);
-    my $n = grep { passes(\%filter, $_) } @{ $cal->{results} };
-    my $url = 'ws://127.0.0.1:' . server_port() . '/ws/pattern-realtime';
-    # it stops after the first job's alerts and the second job's first one
-    my $c = start_client('python', $url, '--channel', 'alerts',
-                         '--filter', $JSON->encode(\%filter),
-                         '--until', 'events:' . ($n + 1));
-    wait_ready($c, 10);
-    my $job = wait_job(run_job({ symbols => \@symbols })->{job_id}, 60);
-    my $next = run_job({ symbols => \@symbols })->{job_id};
-    my $run = finish_client($c, 60);
-    is($run->{code}, 0, 'the client saw its alerts') or diag($run->{err});
-    my @got = map { $_->[1] } client_messages($run);
-    my @events = grep { defined $_->{seq} } @got;
-    is(($events[-1] // {})->{job_id}, $next,
-       'the last one is the second job\'s');
-    pop @events;
-    check_alerts('python, ' . $JSON->encode(\%filter), \%filter, $job,
-                 @events);
-    wait_job($next, 60);
+wait_connected(worker_pids());
+my @symbols = qw(SRWX GOOZ AXL AVGZ CJYE GMO MADF NW RYRT TMLJ TWGA WSQ);
+my $cal = wait_job(run_job({ symbols => \@symbols })->{job_id}, 60);
+my %dirs;
+$dirs{ $_->{direction} }++ for @{ $cal->{results} };
+my ($dir) = sort { $dirs{$b} <=> $dirs{$a} || $a cmp $b } keys %dirs;
+my %filter = (direction => $dir);
+my $n = grep { passes(\%filter, $_) } @{ $cal->{results} };
+my $url = 'ws://127.0.0.1:' . server_port() . '/ws/pattern-realtime';
+for my $kind (qw(python node)) {
+    SKIP: {
+        my ($cmd, $why) = client_command($kind);
+        skip "$kind: $why", 6 unless $cmd;
+        # it stops after the first job's alerts and the second job's first
+        my $c = start_client($kind, $url, '--channel', 'alerts',
+                             '--filter', $JSON->encode(\%filter),
+                             '--until', 'events:' . ($n + 1));
+        wait_ready($c, 10);
+        my $job = wait_job(run_job({ symbols => \@symbols })->{job_id}, 60);
+        my $next = run_job({ symbols => \@symbols })->{job_id};
+        my $run = finish_client($c, 60);
+        is($run->{code}, 0, "$kind: the client saw its alerts")
+            or diag($run->{err});
+        my @events = grep { defined $_->{seq} }
+                     map { $_->[1] } client_messages($run);
+        is(($events[-1] // {})->{job_id}, $next,
+           "$kind: the last one is the second job's");
+        pop @events;
+        check_alerts("$kind, " . $JSON->encode(\%filter), \%filter, $job,
+                     @events);
+        wait_job($next, 60);
+    }
 }
