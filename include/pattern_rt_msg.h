@@ -232,8 +232,9 @@ typedef enum {
     PRT_STREAM_JOB = 0,
     PRT_STREAM_VERIFICATIONS,
     PRT_STREAM_PRICES,
-    PRT_STREAM_ALERTS              /* every job's results; filtered by each
-                                      worker per subscriber, never kept */
+    PRT_STREAM_ALERTS              /* every job's results: made by each
+                                      worker from result events, filtered
+                                      per subscriber; nothing kept */
 } prt_stream_t;
 
 #define PRT_STREAM_COUNT     4     /* job + the three channels */
@@ -244,8 +245,7 @@ typedef enum {
     PRT_EVENT_RESULT,
     PRT_EVENT_JOB_COMPLETE,
     PRT_EVENT_VERIFICATION,
-    PRT_EVENT_PRICE_UPDATE,
-    PRT_EVENT_ALERT
+    PRT_EVENT_PRICE_UPDATE
 } prt_event_kind_t;
 
 /* Followed by the event's complete JSON text ({"type":..,"seq":..,...}),
@@ -254,11 +254,11 @@ typedef struct {
     uint8_t   stream;              /* prt_stream_t */
     uint8_t   kind;                /* prt_event_kind_t */
     uint8_t   coalesce;            /* only the latest per stream matters */
-    uint8_t   direction;           /* alerts: the result's, 0 UP, 1 DOWN */
+    uint8_t   direction;           /* results: 0 UP, 1 DOWN */
     uint8_t   pad[4];
     char      job_id[PRT_JOB_ID_SIZE];   /* job streams; "" otherwise */
     uint64_t  seq;                 /* increasing, across engine restarts */
-    /* alerts: what subscribers filter on, so that no worker parses JSON */
+    /* results: what alerts subscribers filter on (no worker parses JSON) */
     double    edge;
     char      symbol[PRT_SYMBOL_SIZE];
 } prt_event_hdr_t;

@@ -213,38 +213,46 @@ broadcast(prt_events_t *ev, const prt_event_hdr_t *hdr, const char *json,
     free(buf);
 }
 
+/* Keeps the event for replay, then broadcasts it with hdr. */
+static void
+publish(prt_events_t *ev, prt_event_hdr_t *hdr, const uint8_t *job_id,
+    const char *json, size_t len)
+{
+    stream_t  *s;
+
+    s = stream_find(ev, hdr->stream, job_id, 1);
+    if (s) {
+        history_add(ev, s, hdr->seq, json, len);
+    }
+    if (job_id) {
+        prt_job_id_format(job_id, hdr->job_id);
+    }
+    broadcast(ev, hdr, json, len);
+}
+
 void
 prt_events_publish_text(prt_events_t *ev, uint8_t stream, uint8_t kind,
     int coalesce, const uint8_t *job_id, uint64_t seq, const char *json,
     size_t len)
 {
-    prt_event_hdr_t   hdr;
-    stream_t         *s;
-
-    s = stream_find(ev, stream, job_id, 1);
-    if (s) {
-        history_add(ev, s, seq, json, len);
-    }
+    prt_event_hdr_t  hdr;
 
     memset(&hdr, 0, sizeof(hdr));
     hdr.stream = stream;
     hdr.kind = kind;
     hdr.coalesce = (uint8_t) coalesce;
     hdr.seq = seq;
-    if (job_id) {
-        prt_job_id_format(job_id, hdr.job_id);
-    }
-    broadcast(ev, &hdr, json, len);
+    publish(ev, &hdr, job_id, json, len);
 }
 
 /*
- * Alerts are not kept for replay: each repeats a result event of its job's
- * stream (which is kept), and the history's bytes are better spent there.
- * The header carries what subscribers filter on.
+ * A result event also feeds the alerts channel, which the workers make
+ * from it (docs/websocket.md, "Alerts"): the header carries what their
+ * subscribers filter on, so that no worker parses the JSON.
  */
 void
-prt_events_publish_alert(prt_events_t *ev, const prt_pred_rec_t *p,
-    uint64_t seq, prt_json_t *event)
+prt_events_publish_result(prt_events_t *ev, const prt_pred_rec_t *p,
+    const uint8_t *job_id, uint64_t seq, prt_json_t *event)
 {
     prt_event_hdr_t   hdr;
     const char       *body;
@@ -252,18 +260,18 @@ prt_events_publish_alert(prt_events_t *ev, const prt_pred_rec_t *p,
 
     body = prt_json_body(event, &len);
     if (prt_json_failed(event)) {
-        prt_error("rendering an alert failed");
+        prt_error("rendering a result event failed");
         return;
     }
     memset(&hdr, 0, sizeof(hdr));
-    hdr.stream = PRT_STREAM_ALERTS;
-    hdr.kind = PRT_EVENT_ALERT;
+    hdr.stream = PRT_STREAM_JOB;
+    hdr.kind = PRT_EVENT_RESULT;
     hdr.seq = seq;
     hdr.direction = p->direction == PRT_DIRECTION_DOWN ? 1 : 0;
     hdr.edge = p->edge;
     memcpy(hdr.symbol, p->symbol, PRT_SYMBOL_SIZE);
     hdr.symbol[PRT_SYMBOL_SIZE - 1] = '\0';
-    broadcast(ev, &hdr, body, len);
+    publish(ev, &hdr, job_id, body, len);
 }
 
 void
