@@ -110,13 +110,21 @@ typedef enum {
     PRT_FORMAT_FRONTEND = 1        /* /api/search/... (the front end's shape) */
 } prt_search_format_t;
 
+/* The front end's window_minutes: accepted range (the search itself always
+   uses the index's 30-minute window; the span is what the chart shows). */
+#define PRT_SPAN_MIN         15
+#define PRT_SPAN_MAX         120
+
 /* PRT_MSG_SEARCH */
 typedef struct {
     char                 ticker[PRT_SYMBOL_SIZE];
     int64_t              time_ms;  /* historical: query instant, UTC ms */
     uint8_t              mode;     /* prt_search_mode_t */
     uint8_t              format;   /* prt_search_format_t */
-    uint8_t              pad[6];
+    uint8_t              span;     /* front end: minutes of prices for the
+                                      chart, PRT_SPAN_MIN..PRT_SPAN_MAX;
+                                      0: the index's window */
+    uint8_t              pad[5];
     prt_forecast_args_t  f;
 } prt_req_search_t;
 
@@ -241,8 +249,13 @@ typedef struct {
 typedef enum {
     PRT_STREAM_JOB = 0,
     PRT_STREAM_VERIFICATIONS,
-    PRT_STREAM_PRICES
+    PRT_STREAM_PRICES,
+    PRT_STREAM_ALERTS              /* every job's results: made by each
+                                      worker from result events, filtered
+                                      per subscriber; nothing kept */
 } prt_stream_t;
+
+#define PRT_STREAM_COUNT     4     /* job + the three channels */
 
 /* Broadcast events (PRT_MSG_EVENT records of the broadcast log). */
 typedef enum {
@@ -259,9 +272,13 @@ typedef struct {
     uint8_t   stream;              /* prt_stream_t */
     uint8_t   kind;                /* prt_event_kind_t */
     uint8_t   coalesce;            /* only the latest per stream matters */
-    uint8_t   pad[5];
+    uint8_t   direction;           /* results: 0 UP, 1 DOWN */
+    uint8_t   pad[4];
     char      job_id[PRT_JOB_ID_SIZE];   /* job streams; "" otherwise */
     uint64_t  seq;                 /* increasing, across engine restarts */
+    /* results: what alerts subscribers filter on (no worker parses JSON) */
+    double    edge;
+    char      symbol[PRT_SYMBOL_SIZE];
 } prt_event_hdr_t;
 
 /* PRT_MSG_SUBSCRIBE */

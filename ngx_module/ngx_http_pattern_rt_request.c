@@ -1243,7 +1243,7 @@ static const field_spec_t  fe_historical_fields[FH_COUNT] = {
     [FH_DATE] = { .name = "date", .kind = FK_STRING, .required = 1 },
     [FH_TIME] = { .name = "time", .kind = FK_STRING, .required = 1 },
     [FH_WINDOW] = { .name = "window_minutes", .kind = FK_INT,
-                    .ilo = INT64_MIN, .ihi = INT64_MAX },
+                    .ilo = PRT_SPAN_MIN, .ihi = PRT_SPAN_MAX },
 };
 
 
@@ -1299,13 +1299,13 @@ fe_historical_from(prt_parser_t *p, const field_value_t *v,
         return -1;
     }
 
-    if (v[FH_WINDOW].present && v[FH_WINDOW].i != PRT_REQ_WINDOW_MINUTES) {
-        return bad_request(err, "window_minutes", "window_minutes must be "
-                           "%d: the index holds %d-minute patterns only "
-                           "(got %lld)", PRT_REQ_WINDOW_MINUTES,
-                           PRT_REQ_WINDOW_MINUTES,
-                           (long long) v[FH_WINDOW].i);
-    }
+    /*
+     * 15-120 (range checked with the field): the span of prices the chart
+     * shows. The search uses the index's window ending at the same bar,
+     * as the original service did, and says so in query.window_minutes.
+     */
+    out->span = (uint8_t) (v[FH_WINDOW].present ? v[FH_WINDOW].i
+                                                : PRT_REQ_WINDOW_MINUTES);
 
     prt_civil_from_days(day, &y, &mo, &d);
 

@@ -45,7 +45,8 @@
 #define PRT_REQ_LIMIT_MAX          10000 /* /job/{id}/results */
 #define PRT_REQ_HISTORY_LIMIT_MAX  1000  /* /history */
 
-/* front-end historical search: the only window the index is built for */
+/* front-end historical search: the window the index is built for (the
+   search's window whatever window_minutes the front end sends) */
 #define PRT_REQ_WINDOW_MINUTES   30
 
 

@@ -110,6 +110,9 @@ struct ngx_http_pattern_rt_sub_s {
     size_t                          replay_pos;     /* next line */
     size_t                          replay_len;
     uint64_t                        since;
+    prt_ws_alert_filter_t           filter;         /* alerts: symbols
+                                                       allocated with the
+                                                       sub, right after it */
     unsigned                        state:2;        /* ..._sub_state_e */
     unsigned                        has_since:1;
     unsigned                        overflowed:1;   /* held too many */
@@ -155,7 +158,8 @@ struct ngx_http_pattern_rt_ws_s {
 struct ngx_http_pattern_rt_ws_hub_s {
     ngx_rbtree_t                    jobs;
     ngx_rbtree_node_t               sentinel;
-    ngx_http_pattern_rt_stream_t    channels[3];
+    ngx_http_pattern_rt_stream_t    channels[PRT_STREAM_COUNT]; /* [0]
+                                                       unused */
     ngx_queue_t                     conns;
     ngx_uint_t                      nconns;
     ngx_event_t                     exit_check;
@@ -188,27 +192,41 @@ static ngx_int_t ngx_http_pattern_rt_ws_send_out(ngx_http_pattern_rt_ws_t *ws);
 /* ---- frames ------------------------------------------------------------- */
 
 
+/* A frame whose payload is a then b (b may be empty). */
 static ngx_http_pattern_rt_frame_t *
-ngx_http_pattern_rt_frame(int opcode, const u_char *payload, size_t len,
-    ngx_log_t *log)
+ngx_http_pattern_rt_frame_parts(int opcode, const u_char *a, size_t alen,
+    const u_char *b, size_t blen, ngx_log_t *log)
 {
     uint8_t                        hdr[NGX_HTTP_PATTERN_RT_WS_HEADER_MAX];
     size_t                         hlen;
     ngx_http_pattern_rt_frame_t   *f;
 
-    hlen = ngx_http_pattern_rt_ws_header(hdr, opcode, 1, len);
+    hlen = ngx_http_pattern_rt_ws_header(hdr, opcode, 1, alen + blen);
 
-    f = ngx_alloc(sizeof(ngx_http_pattern_rt_frame_t) + hlen + len, log);
+    f = ngx_alloc(sizeof(ngx_http_pattern_rt_frame_t) + hlen + alen + blen,
+                  log);
     if (f == NULL) {
         return NULL;
     }
 
     f->refs = 0;
-    f->len = hlen + len;
+    f->len = hlen + alen + blen;
     ngx_memcpy(f->data, hdr, hlen);
-    ngx_memcpy(f->data + hlen, payload, len);
+    ngx_memcpy(f->data + hlen, a, alen);
+    if (blen) {
+        ngx_memcpy(f->data + hlen + alen, b, blen);
+    }
 
     return f;
+}
+
+
+static ngx_http_pattern_rt_frame_t *
+ngx_http_pattern_rt_frame(int opcode, const u_char *payload, size_t len,
+    ngx_log_t *log)
+{
+    return ngx_http_pattern_rt_frame_parts(opcode, payload, len, NULL, 0,
+                                           log);
 }
 
 
@@ -510,7 +528,7 @@ static void
 ngx_http_pattern_rt_stream_release(ngx_http_pattern_rt_ws_hub_t *hub,
     ngx_http_pattern_rt_stream_t *s)
 {
-    if (s >= hub->channels && s < hub->channels + 3) {
+    if (s >= hub->channels && s < hub->channels + PRT_STREAM_COUNT) {
         return;
     }
 
@@ -560,7 +578,7 @@ ngx_http_pattern_rt_ws_init_process(ngx_cycle_t *cycle,
     ngx_rbtree_init(&hub->jobs, &hub->sentinel,
                     ngx_http_pattern_rt_stream_insert);
 
-    for (i = 0; i < 3; i++) {
+    for (i = 0; i < PRT_STREAM_COUNT; i++) {
         ngx_queue_init(&hub->channels[i].subs);
     }
 
@@ -668,14 +686,97 @@ ngx_http_pattern_rt_sub_deliver(ngx_http_pattern_rt_sub_t *sub,
 }
 
 
+/* One framed event to the subscribers of s (alerts: those whose filter the
+ * result passes). */
+static void
+ngx_http_pattern_rt_ws_fanout(ngx_http_pattern_rt_ws_hub_t *hub,
+    ngx_http_pattern_rt_stream_t *s, ngx_http_pattern_rt_frame_t *f,
+    const prt_event_hdr_t *hdr, ngx_uint_t alerts)
+{
+    ngx_queue_t                   *q, *next;
+    ngx_http_pattern_rt_ws_t      *ws;
+    ngx_http_pattern_rt_sub_t     *sub;
+
+    f->refs++;
+
+    for (q = ngx_queue_head(&s->subs); q != ngx_queue_sentinel(&s->subs);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        sub = ngx_queue_data(q, ngx_http_pattern_rt_sub_t, in_stream);
+        ws = sub->ws;
+
+        if (alerts
+            && !prt_ws_alert_match(&sub->filter, hdr->symbol, hdr->edge,
+                                   hdr->direction))
+        {
+            continue;
+        }
+
+        if (ngx_http_pattern_rt_sub_deliver(sub, f, hdr->seq, hdr->coalesce)
+            != NGX_OK)
+        {
+            ngx_http_pattern_rt_ws_slow(ws);
+            continue;
+        }
+
+        hub->frames_queued++;
+        ngx_http_pattern_rt_ws_flush(ws);
+    }
+
+    ngx_http_pattern_rt_frame_unref(f);
+}
+
+
+/*
+ * The alerts channel is made here, from the jobs' result events: the same
+ * text with "type":"result" renamed "alert" (its seq, from the engine-wide
+ * counter, increases on the channel too), framed once per worker when
+ * anyone here subscribes, then each subscriber's filter on the symbol, edge
+ * and direction the engine put in the event header. Nothing more crosses
+ * the broadcast log and the engine keeps no per-subscriber state.
+ */
+static void
+ngx_http_pattern_rt_ws_alert(ngx_http_pattern_rt_ws_hub_t *hub,
+    const prt_event_hdr_t *hdr, const u_char *json, size_t len,
+    ngx_log_t *log)
+{
+    ngx_http_pattern_rt_frame_t   *f;
+    ngx_http_pattern_rt_stream_t  *s;
+    static const u_char            result[] = "{\"type\":\"result\"";
+    static const u_char            alert[] = "{\"type\":\"alert\"";
+
+    s = &hub->channels[PRT_STREAM_ALERTS];
+    if (ngx_queue_empty(&s->subs)) {
+        return;
+    }
+
+    if (len < sizeof(result) - 1
+        || ngx_memcmp(json, result, sizeof(result) - 1) != 0)
+    {
+        ngx_log_error(NGX_LOG_ALERT, log, 0,
+                      "pattern_rt: a result event of job %s does not start "
+                      "with its type: no alert", hdr->job_id);
+        return;
+    }
+
+    f = ngx_http_pattern_rt_frame_parts(NGX_HTTP_PATTERN_RT_WS_OP_TEXT,
+                                        alert, sizeof(alert) - 1,
+                                        json + sizeof(result) - 1,
+                                        len - (sizeof(result) - 1), log);
+    if (f == NULL) {
+        return;
+    }
+
+    ngx_http_pattern_rt_ws_fanout(hub, s, f, hdr, 1);
+}
+
+
 void
 ngx_http_pattern_rt_ws_event(ngx_http_pattern_rt_engine_t *eng,
     const u_char *data, size_t len)
 {
-    ngx_queue_t                   *q, *next;
     prt_event_hdr_t                hdr;
-    ngx_http_pattern_rt_ws_t      *ws;
-    ngx_http_pattern_rt_sub_t     *sub;
     ngx_http_pattern_rt_frame_t   *f;
     ngx_http_pattern_rt_stream_t  *s;
     ngx_http_pattern_rt_ws_hub_t  *hub;
@@ -687,14 +788,21 @@ ngx_http_pattern_rt_ws_event(ngx_http_pattern_rt_engine_t *eng,
 
     ngx_memcpy(&hdr, data, sizeof(prt_event_hdr_t));
     hdr.job_id[PRT_JOB_ID_SIZE - 1] = '\0';
+    hdr.symbol[PRT_SYMBOL_SIZE - 1] = '\0';
     hub->events++;
+
+    if (hdr.stream == PRT_STREAM_JOB && hdr.kind == PRT_EVENT_RESULT) {
+        ngx_http_pattern_rt_ws_alert(hub, &hdr, data + sizeof(hdr),
+                                     len - sizeof(hdr), eng->log);
+    }
 
     if (hdr.stream == PRT_STREAM_JOB) {
         s = ngx_http_pattern_rt_stream_find(hub, (u_char *) hdr.job_id);
 
     } else {
-        s = (hdr.stream <= PRT_STREAM_PRICES) ? &hub->channels[hdr.stream]
-                                              : NULL;
+        /* the alerts channel is only fed from result events, above */
+        s = (hdr.stream < PRT_STREAM_ALERTS) ? &hub->channels[hdr.stream]
+                                             : NULL;
     }
 
     if (s == NULL || ngx_queue_empty(&s->subs)) {
@@ -709,27 +817,7 @@ ngx_http_pattern_rt_ws_event(ngx_http_pattern_rt_engine_t *eng,
         return;
     }
 
-    f->refs++;
-
-    for (q = ngx_queue_head(&s->subs); q != ngx_queue_sentinel(&s->subs);
-         q = next)
-    {
-        next = ngx_queue_next(q);
-        sub = ngx_queue_data(q, ngx_http_pattern_rt_sub_t, in_stream);
-        ws = sub->ws;
-
-        if (ngx_http_pattern_rt_sub_deliver(sub, f, hdr.seq, hdr.coalesce)
-            != NGX_OK)
-        {
-            ngx_http_pattern_rt_ws_slow(ws);
-            continue;
-        }
-
-        hub->frames_queued++;
-        ngx_http_pattern_rt_ws_flush(ws);
-    }
-
-    ngx_http_pattern_rt_frame_unref(f);
+    ngx_http_pattern_rt_ws_fanout(hub, s, f, &hdr, 0);
 }
 
 
@@ -1122,6 +1210,7 @@ static void
 ngx_http_pattern_rt_ws_subscribe(ngx_http_pattern_rt_ws_t *ws,
     const prt_ws_msg_t *m)
 {
+    size_t                        size;
     ngx_http_pattern_rt_sub_t    *sub;
     ngx_http_pattern_rt_stream_t *s;
 
@@ -1137,8 +1226,11 @@ ngx_http_pattern_rt_ws_subscribe(ngx_http_pattern_rt_ws_t *ws,
         return;
     }
 
-    sub = ngx_calloc(sizeof(ngx_http_pattern_rt_sub_t),
-                     ws->request->connection->log);
+    /* an alerts filter's symbols live right after the sub */
+    size = sizeof(ngx_http_pattern_rt_sub_t)
+           + (m->stream == PRT_STREAM_ALERTS
+              ? m->filter.nsymbols * PRT_SYMBOL_SIZE : 0);
+    sub = ngx_calloc(size, ws->request->connection->log);
     s = ngx_http_pattern_rt_stream_get(ws->eng->ws_hub, m->stream, m->job_id,
                                        ws->request->connection->log);
     if (sub == NULL || s == NULL) {
@@ -1150,6 +1242,12 @@ ngx_http_pattern_rt_ws_subscribe(ngx_http_pattern_rt_ws_t *ws,
     sub->ws = ws;
     sub->stream = s;
     sub->kind = m->stream;
+    if (m->stream == PRT_STREAM_ALERTS) {
+        sub->filter = m->filter;
+        sub->filter.symbols = (char (*)[PRT_SYMBOL_SIZE]) (sub + 1);
+        ngx_memcpy(sub->filter.symbols, m->filter.symbols,
+                   m->filter.nsymbols * PRT_SYMBOL_SIZE);
+    }
     sub->has_since = m->has_since;
     sub->since = m->has_since ? m->since : 0;
     sub->last_seq = sub->since;
@@ -1171,7 +1269,9 @@ ngx_http_pattern_rt_ws_unsubscribe(ngx_http_pattern_rt_ws_t *ws,
 {
     u_char                      buf[160], *p;
     ngx_http_pattern_rt_sub_t  *sub;
-    static const char          *channels[] = { "", "verifications", "prices" };
+    static const char          *channels[PRT_STREAM_COUNT] = {
+        "", "verifications", "prices", "alerts"
+    };
 
     sub = ngx_http_pattern_rt_ws_find_sub(ws, m);
     if (sub == NULL) {

@@ -610,7 +610,7 @@ ok(close_to($a->{forecast}{mean_return}, $p->{mean_return}, 1e-12)
 
 
 
-=== TEST 13: front end, historical: no actual past 20:00, insufficient data, window_minutes
+=== TEST 13: front end, historical: no actual past 20:00 before the day ends, insufficient data, window_minutes
 --- config eval: $CONFIG
 --- init
 wait_for_workers();
@@ -627,7 +627,7 @@ wait_for_workers();
  "POST /api/search/historical\n"
  . $JSON->encode({ symbol => $Q{ticker}, date => $DATE, time => '10:00',
                    k => 10, cross_asset => JSON::PP::true,
-                   window_minutes => 60 }),
+                   window_minutes => 121 }),
  "POST /api/search/historical\n"
  . $JSON->encode({ symbol => $Q{ticker}, date => $DATE, time => '9:30',
                    k => 10, cross_asset => JSON::PP::true })]
@@ -636,10 +636,11 @@ wait_for_workers();
 --- response_json eval
 [{ status => 'ok', forecast => { horizon_minutes => $LATE ? 60 : 10 } },
  { status => 'insufficient_data', query => { symbol => $UNKNOWN },
-   error => { code => 'E_NO_DATA' } },
- { status => 'insufficient_data', error => { code => 'E_WINDOW' } },
+   error => "~/no bars for $UNKNOWN/", error_code => 'E_NO_DATA' },
+ { status => 'insufficient_data', error => '~/contiguous/',
+   error_code => 'E_WINDOW' },
  { error => { code => 'E_BAD_REQUEST', field => 'window_minutes',
-              message => '~/30/' } },
+              message => '~/from 15 to 120/' } },
  { error => { code => 'E_BAD_REQUEST', field => 'time' } }]
 --- post_request
 SKIP: {
@@ -648,7 +649,8 @@ SKIP: {
                      $LATE_BODY)->{json};
     is($a->{status}, 'ok', 'a late window is searched');
     ok(!exists $a->{actual},
-       'no actual when t + 60 is past 20:00 (the day has no such bar)');
+       'no actual when t + 60 is past 20:00 and the day (the clock\'s) is '
+       . 'not over: its last close is not known yet');
 }
 
 
@@ -674,7 +676,7 @@ wait_for_workers();
  { status => 'ok', query => { symbol => $Q{ticker} },
    forecast => { n_neighbors => 12 } },
  { status => 'insufficient_data', query => { symbol => $UNKNOWN },
-   error => { code => 'E_NO_DATA' } },
+   error => "~/no bars for $UNKNOWN/", error_code => 'E_NO_DATA' },
  { error => { code => 'E_BAD_REQUEST', field => 'k' } },
  { error => { code => 'E_BAD_REQUEST', field => 'cross_asset' } }]
 --- post_request

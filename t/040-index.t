@@ -340,7 +340,7 @@ wait_until(sub { engine_has_no_index() }, 10,
 [503, 200, 503, 503, 200]
 --- response_json eval
 [{ error => { code => 'E_INDEX' }, detail => '~any' },
- { status => 'not_ready', error => { code => 'E_INDEX' } },
+ { status => 'not_ready', error => '~/index/', error_code => 'E_INDEX' },
  { error => { code => 'E_INDEX' } },
  { error => { code => 'E_INDEX', message => '~/no index/' } },
  { dates => [], last => undef }]

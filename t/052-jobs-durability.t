@@ -246,6 +246,17 @@ check_counts($FINAL, 'cancelled');
 check_kept($BEFORE, $FINAL, 'cancel');
 is($RESULTS->{code}, 200, 'results of the cancelled job: 200');
 is_deeply($RESULTS->{json}{results}, $FINAL->{results}, 'the same results');
+# the front end polls GET /job/{id} until "completed", "failed" or a non-2xx
+my $raw = call_api('GET', PRT . "/job/$ID");
+is($raw->{code}, 410, 'GET /job/{id} of a cancelled job: 410, which stops '
+                      . 'the front end\'s polling');
+is($raw->{json}{status}, 'cancelled', '... the body is the job, status '
+                                      . 'cancelled');
+is($raw->{json}{error}{code}, 'E_CANCELLED', '... error.code E_CANCELLED');
+like($raw->{json}{error}{message} // '',
+     qr/cancelled after @{[ scanned($FINAL) ]} of @{[ scalar @BIG ]} symbols/,
+     '... error.message says how far it got');
+is_deeply($raw->{json}{results}, $FINAL->{results}, '... with its results');
 
 
 

@@ -28,6 +28,9 @@ typedef struct {
     uint64_t                predictions;     /* for an unfiltered total */
     int                     status;
     uint16_t                flags;           /* PRT_RESP_* */
+    int                     poll;            /* GET /job/{id}: a cancelled
+                                                job is 410 (not cancel's
+                                                answer) */
     prt_json_t              json;
 } read_task_t;
 
@@ -47,6 +50,27 @@ typedef struct {
     int               found;
     prt_pred_list_t   list;
 } job_read_t;
+
+/*
+ * A cancelled job is answered 410 Gone (docs/decisions.md): the front end
+ * polls GET /job/{id} until "completed", "failed" or a non-2xx, so a 200
+ * "cancelled" would be polled forever. The body is still the whole job
+ * (status "cancelled", the results kept) with the error alongside.
+ */
+static void
+cancelled_error(prt_json_t *j, const prt_job_rec_t *job)
+{
+    char  msg[160];
+
+    snprintf(msg, sizeof(msg), "the job was cancelled after %u of %u "
+             "symbols; its results stay readable",
+             (unsigned) (job->completed + job->failed), (unsigned) job->total);
+    prt_json_key(j, "error");
+    prt_json_open(j);
+    prt_json_kstr(j, "code", "E_CANCELLED");
+    prt_json_kstr(j, "message", msg);
+    prt_json_close(j);
+}
 
 static int
 job_read_txn(MDB_txn *txn, void *arg)
@@ -77,6 +101,9 @@ job_read_txn(MDB_txn *txn, void *arg)
     rc = prt_store_job_failures(s, txn, c->t->id, failure_json, j);
     prt_json_array_end(j);
     prt_json_kuint(j, "total_failures", c->job.failed);
+    if (c->t->poll && c->job.status == PRT_JOB_CANCELLED) {
+        cancelled_error(j, &c->job);
+    }
     prt_json_close(j);
     return rc;
 }
@@ -234,7 +261,7 @@ read_run(prt_task_t *task)
         prt_json_error(&t->json, "E_NOT_FOUND", "no such job", NULL);
         t->status = 404;
     } else {
-        t->status = 200;
+        t->status = t->poll && c.job.status == PRT_JOB_CANCELLED ? 410 : 200;
         /* a finished job changes only by verification, which publishes
          * on its stream: workers keep the answer until then */
         if (t->type != PRT_MSG_HISTORY && c.job.status != PRT_JOB_RUNNING) {
@@ -300,6 +327,7 @@ prt_api_job_get(prt_engine_t *e, const prt_reply_t *to,
         return;
     }
     memcpy(t->id, id, sizeof(id));
+    t->poll = 1;
     prt_workq_submit(e->workq, &t->task, PRT_LANE_INTERACTIVE);
 }
 

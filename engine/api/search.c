@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "forecast/predict.h"
 #include "forecast/window.h"
+#include "index/pattern.h"
 #include "jobs/render.h"
 #include "pattern_rt_msg.h"
 
@@ -29,6 +30,11 @@ typedef struct {
     prt_prediction_t     pred;
     prt_calib_map_t      calib;       /* verified by the query time */
     prt_neighbour_t      neigh[PRT_K_MAX];
+    /* front end: the neighbours' trajectories completed past 20:00 ET, and
+       whether each is listed (docs/decisions.md, "No null in a trajectory") */
+    float                held[PRT_K_MAX][PRT_N_HORIZONS];
+    uint8_t              listed[PRT_K_MAX];
+    prt_bar_t            day[PRT_BS_DAY_BARS];   /* a neighbour's day */
     prt_error_t          err;
     char                 reason[256];
     uint64_t             started_ms;
@@ -208,6 +214,90 @@ render_patterns(search_task_t *t)
 }
 
 
+/* ---- the front end's trajectories: a number at every point ------------- */
+
+static int
+trajectory_complete(const float *traj)
+{
+    for (int h = 0; h < PRT_N_HORIZONS; h++) {
+        if (!isfinite(traj[h])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Is New York day `day` over (20:00 ET passed) by the engine clock? Only
+ * then is its last close the close the verification rule holds at. */
+static int
+day_is_over(const search_task_t *t, int64_t day)
+{
+    return t->now_ms / 1000 >= prt_ny_day_start_utc(day)
+                               + (int64_t) PRT_MINUTE_END * 60;
+}
+
+/* The points of a neighbour's trajectory past 20:00 ET, from its day's bars
+ * (build-index stores every indexed day in the bar store). 0 or -1. */
+static int
+hold_neighbour(search_task_t *t, const prt_neighbour_t *n, float *traj)
+{
+    int64_t  day = prt_ny_day_of_utc(n->bar_time);
+    int      minute, count;
+
+    if (!day_is_over(t, day)) {
+        return -1;
+    }
+    count = prt_barstore_load_day(t->e->bars,
+                                  prt_symtab_name(&t->ix->tickers, n->ticker),
+                                  (prt_day_t) day, t->day, PRT_BS_DAY_BARS);
+    if (count <= 0) {
+        return -1;
+    }
+    minute = (int) ((n->bar_time - prt_ny_day_start_utc(day)) / 60);
+    return prt_trajectory_hold_day_end(t->day, (size_t) count, minute, traj);
+}
+
+/*
+ * The front end calls .toFixed on every trajectory point and draws null as
+ * 0 %: points past 20:00 ET follow the verification rule (the return holds
+ * at the day's last close, docs/forecast.md). A neighbour whose day cannot
+ * give them (not in the bar store, no usable close) is left out of the list
+ * and of the mean/std trajectories, which are recomputed over the completed
+ * trajectories. PRT_E_NO_DATA when a mean point still has no value.
+ */
+static prt_error_t
+fe_complete_trajectories(search_task_t *t)
+{
+    prt_forecast_t  *f = &t->pred.forecast;
+
+    for (int i = 0; i < f->n_neighbors; i++) {
+        prt_neighbour_t  *n = &t->neigh[i];
+
+        memcpy(t->held[i], n->traj, sizeof(t->held[i]));
+        n->traj = t->held[i];
+        t->listed[i] = trajectory_complete(t->held[i])
+                       || (hold_neighbour(t, n, t->held[i]) == 0
+                           && trajectory_complete(t->held[i]));
+        if (!t->listed[i]) {
+            n->trimmed = 1;             /* out of the trajectory moments */
+        }
+    }
+    prt_forecast_trajectories(t->neigh, f->n_neighbors, f->mean_trajectory,
+                              f->std_trajectory);
+
+    for (int h = 0; h < PRT_N_HORIZONS; h++) {
+        if (!isfinite(f->mean_trajectory[h])
+            || !isfinite(f->std_trajectory[h]))
+        {
+            snprintf(t->reason, sizeof(t->reason), "no neighbour of %s has "
+                     "a complete trajectory", t->req.ticker);
+            return PRT_E_NO_DATA;
+        }
+    }
+    return PRT_OK;
+}
+
+
 /* ---- rendering: the front end's search view ----------------------------- */
 
 static void
@@ -240,6 +330,9 @@ fe_neighbors(search_task_t *t, prt_json_t *j)
     for (int i = 0; i < f->n_neighbors; i++) {
         const prt_neighbour_t  *n = &t->neigh[i];
 
+        if (!t->listed[i]) {
+            continue;
+        }
         prt_json_open(j);
         prt_json_kstr(j, "symbol", prt_symtab_name(&t->ix->tickers, n->ticker));
         json_date(j, "date", prt_ny_day_of_utc(n->bar_time));
@@ -253,30 +346,48 @@ fe_neighbors(search_task_t *t, prt_json_t *j)
     prt_json_array_end(j);
 }
 
+/*
+ * The chart's prices: the span the front end asked for (window_minutes,
+ * 15-120; the index's window when it did not say), the day's bars ending
+ * at the query bar, fewer when the day has fewer.
+ */
 static void
 fe_context(search_task_t *t, prt_json_t *j)
 {
-    size_t  first = t->w.end_idx + 1 - PRT_WINDOW;
+    size_t  span = t->req.span != 0 ? t->req.span : PRT_WINDOW;
+    size_t  first = t->w.end_idx + 1 > span ? t->w.end_idx + 1 - span : 0;
     float   actual[PRT_N_HORIZONS];
     int     h = prt_horizon_index(t->req.f.horizon);
+    int     minute = t->w.bars[t->w.end_idx].minute;
 
     prt_json_key(j, "historical_context");
     prt_json_open(j);
+    prt_json_kint(j, "window_minutes", (int64_t) span);
     prt_json_key(j, "pattern_prices");
     prt_json_array(j);
     for (size_t i = first; i <= t->w.end_idx; i++) {
         prt_json_num(j, t->w.bars[i].close);
     }
     prt_json_array_end(j);
+    prt_json_ktime(j, "pattern_start",
+                   (t->w.bar_time - (int64_t) (minute - t->w.bars[first].minute)
+                    * 60) * 1000);
     prt_json_ktime(j, "pattern_end", (t->w.bar_time + 60) * 1000);
     prt_json_close(j);
 
     if (t->req.mode != PRT_SEARCH_HISTORICAL) {
         return;
     }
-    /* what really followed, when the day's bars reach the horizon */
+    /*
+     * What really followed, when the day's bars give every point: past
+     * 20:00 ET once the day is over (the verification rule), before that
+     * from the bars.
+     */
     prt_pattern_trajectory(t->w.bars, t->w.n, t->w.end_idx, actual);
-    if (isfinite(actual[h])) {
+    if (!trajectory_complete(actual) && day_is_over(t, t->w.day)) {
+        (void) prt_trajectory_hold_day_end(t->w.bars, t->w.n, minute, actual);
+    }
+    if (trajectory_complete(actual)) {
         prt_json_key(j, "actual");
         prt_json_open(j);
         prt_json_key(j, "returns");
@@ -285,6 +396,17 @@ fe_context(search_task_t *t, prt_json_t *j)
         prt_json_float(j, actual[h]);
         prt_json_close(j);
     }
+}
+
+static int
+n_listed(const search_task_t *t)
+{
+    int  n = 0;
+
+    for (int i = 0; i < t->pred.forecast.n_neighbors; i++) {
+        n += t->listed[i];
+    }
+    return n;
 }
 
 static void
@@ -300,6 +422,8 @@ render_frontend(search_task_t *t)
     prt_json_kstr(j, "symbol", t->req.ticker);
     json_date(j, "date", t->w.day);
     json_hhmm(j, "time", t->w.bar_time + 60);
+    /* the search's window: the index's, whatever the chart's span */
+    prt_json_kint(j, "window_minutes", PRT_WINDOW);
     prt_json_ktime(j, "bar_time", t->w.bar_time * 1000);
     prt_json_kstr(j, "session", bar_session(t->w.bar_time));
     prt_json_close(j);
@@ -323,7 +447,7 @@ render_frontend(search_task_t *t)
     prt_json_knum(j, "edge", f->edge);
     prt_json_kstr(j, "direction", prt_direction_name(f->direction));
     prt_json_kstr(j, "confidence", prt_confidence_name(f->confidence));
-    prt_json_kint(j, "n_neighbors", f->n_neighbors);
+    prt_json_kint(j, "n_neighbors", n_listed(t));
     prt_json_key(j, "mean_trajectory");
     json_doubles(j, f->mean_trajectory, PRT_N_HORIZONS);
     prt_json_key(j, "std_trajectory");
@@ -337,7 +461,8 @@ render_frontend(search_task_t *t)
 
 /*
  * The front end shows "insufficient data" / "not ready" states from the
- * status field of a 200 answer; the error object is there as well.
+ * status field of a 200 answer and runs error.includes(...): error is the
+ * message string, the code is in error_code.
  */
 static void
 render_frontend_error(search_task_t *t)
@@ -354,11 +479,8 @@ render_frontend_error(search_task_t *t)
     prt_json_kstr(j, "symbol", t->req.ticker);
     prt_json_close(j);
     prt_json_kstr(j, "message", t->reason);
-    prt_json_key(j, "error");
-    prt_json_open(j);
-    prt_json_kstr(j, "code", prt_error_name(t->err));
-    prt_json_kstr(j, "message", t->reason);
-    prt_json_close(j);
+    prt_json_kstr(j, "error", t->reason);
+    prt_json_kstr(j, "error_code", prt_error_name(t->err));
     prt_json_kstr(j, "detail", t->reason);
     prt_json_close(j);
     t->status = strcmp(status, "error") == 0 ? prt_error_status(t->err) : 200;
@@ -373,6 +495,9 @@ search_run(prt_task_t *task)
     search_task_t  *t = (search_task_t *) task;
 
     t->err = search_compute(t);
+    if (t->err == PRT_OK && t->req.format == PRT_FORMAT_FRONTEND) {
+        t->err = fe_complete_trajectories(t);
+    }
 
     if (t->err == PRT_OK) {
         t->status = 200;
@@ -415,7 +540,9 @@ prt_api_search(prt_engine_t *e, const prt_reply_t *to, const uint8_t *payload,
     t->req.ticker[PRT_SYMBOL_SIZE - 1] = '\0';
 
     if (prt_horizon_index(t->req.f.horizon) < 0 || t->req.f.k < PRT_K_MIN
-        || t->req.f.k > PRT_K_MAX)
+        || t->req.f.k > PRT_K_MAX
+        || (t->req.span != 0
+            && (t->req.span < PRT_SPAN_MIN || t->req.span > PRT_SPAN_MAX)))
     {
         prt_json_free(&t->json);
         free(t);

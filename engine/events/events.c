@@ -7,6 +7,7 @@
 #include "core/loop.h"
 #include "engine.h"
 #include "events/events.h"
+#include "forecast/forecast.h"
 #include "pattern_rt_msg.h"
 
 /* A stream: a job's events or a channel's. */
@@ -44,7 +45,7 @@ struct prt_events_s {
     uint64_t            published;
     uint64_t            evicted;
     stream_t           *buckets[STREAM_BUCKETS];
-    stream_t            channels[3];
+    stream_t            channels[PRT_STREAM_COUNT];  /* [0] unused */
 };
 
 
@@ -67,7 +68,7 @@ stream_find(prt_events_t *ev, uint8_t stream, const uint8_t *job, int create)
     stream_t  **b, *s;
 
     if (stream != PRT_STREAM_JOB) {
-        return stream < 3 ? &ev->channels[stream] : NULL;
+        return stream < PRT_STREAM_COUNT ? &ev->channels[stream] : NULL;
     }
     b = &ev->buckets[job_hash(job)];
     for (s = *b; s; s = s->h_next) {
@@ -193,38 +194,84 @@ prt_events_next_seq(prt_events_t *ev)
     return ev->seq;
 }
 
+/* Onto the broadcast log: the header, then the event's JSON. */
+static void
+broadcast(prt_events_t *ev, const prt_event_hdr_t *hdr, const char *json,
+    size_t len)
+{
+    uint8_t  *buf;
+
+    buf = malloc(sizeof(*hdr) + len);
+    if (buf == NULL) {
+        return;
+    }
+    memcpy(buf, hdr, sizeof(*hdr));
+    memcpy(buf + sizeof(*hdr), json, len);
+    (void) prt_server_publish(ev->e->server, PRT_MSG_EVENT, buf,
+                              sizeof(*hdr) + len);
+    ev->published++;
+    free(buf);
+}
+
+/* Keeps the event for replay, then broadcasts it with hdr. */
+static void
+publish(prt_events_t *ev, prt_event_hdr_t *hdr, const uint8_t *job_id,
+    const char *json, size_t len)
+{
+    stream_t  *s;
+
+    s = stream_find(ev, hdr->stream, job_id, 1);
+    if (s) {
+        history_add(ev, s, hdr->seq, json, len);
+    }
+    if (job_id) {
+        prt_job_id_format(job_id, hdr->job_id);
+    }
+    broadcast(ev, hdr, json, len);
+}
+
 void
 prt_events_publish_text(prt_events_t *ev, uint8_t stream, uint8_t kind,
     int coalesce, const uint8_t *job_id, uint64_t seq, const char *json,
     size_t len)
 {
-    prt_event_hdr_t   hdr;
-    uint8_t          *buf;
-    stream_t         *s;
+    prt_event_hdr_t  hdr;
 
-    s = stream_find(ev, stream, job_id, 1);
-    if (s) {
-        history_add(ev, s, seq, json, len);
-    }
-
-    buf = malloc(sizeof(hdr) + len);
-    if (buf == NULL) {
-        return;
-    }
     memset(&hdr, 0, sizeof(hdr));
     hdr.stream = stream;
     hdr.kind = kind;
     hdr.coalesce = (uint8_t) coalesce;
     hdr.seq = seq;
-    if (job_id) {
-        prt_job_id_format(job_id, hdr.job_id);
+    publish(ev, &hdr, job_id, json, len);
+}
+
+/*
+ * A result event also feeds the alerts channel, which the workers make
+ * from it (docs/websocket.md, "Alerts"): the header carries what their
+ * subscribers filter on, so that no worker parses the JSON.
+ */
+void
+prt_events_publish_result(prt_events_t *ev, const prt_pred_rec_t *p,
+    const uint8_t *job_id, uint64_t seq, prt_json_t *event)
+{
+    prt_event_hdr_t   hdr;
+    const char       *body;
+    size_t            len;
+
+    body = prt_json_body(event, &len);
+    if (prt_json_failed(event)) {
+        prt_error("rendering a result event failed");
+        return;
     }
-    memcpy(buf, &hdr, sizeof(hdr));
-    memcpy(buf + sizeof(hdr), json, len);
-    (void) prt_server_publish(ev->e->server, PRT_MSG_EVENT, buf,
-                              sizeof(hdr) + len);
-    ev->published++;
-    free(buf);
+    memset(&hdr, 0, sizeof(hdr));
+    hdr.stream = PRT_STREAM_JOB;
+    hdr.kind = PRT_EVENT_RESULT;
+    hdr.seq = seq;
+    hdr.direction = p->direction == PRT_DIRECTION_DOWN ? 1 : 0;
+    hdr.edge = p->edge;
+    memcpy(hdr.symbol, p->symbol, PRT_SYMBOL_SIZE);
+    hdr.symbol[PRT_SYMBOL_SIZE - 1] = '\0';
+    publish(ev, &hdr, job_id, body, len);
 }
 
 void
@@ -273,7 +320,9 @@ prt_events_publish_tail(prt_events_t *ev, uint8_t stream, uint8_t kind,
 
 /* ---- subscribing -------------------------------------------------------- */
 
-static const char *const stream_names[] = { "job", "verifications", "prices" };
+static const char *const stream_names[PRT_STREAM_COUNT] = {
+    "job", "verifications", "prices", "alerts"
+};
 
 /*
  * Could events after `since` be missing from the history? When the history
@@ -421,7 +470,10 @@ prt_api_subscribe(prt_engine_t *e, const prt_reply_t *to,
 
     memcpy(&req, payload, sizeof(req));
     req.job_id[PRT_JOB_ID_SIZE - 1] = '\0';
-    if (req.stream > PRT_STREAM_PRICES || prt_json_init(&j) != 0) {
+    if (req.stream >= PRT_STREAM_COUNT
+        || (req.stream == PRT_STREAM_ALERTS && req.has_since)
+        || prt_json_init(&j) != 0)
+    {
         prt_api_error(e, to, PRT_E_BAD_REQUEST, "malformed subscribe", NULL);
         return;
     }
@@ -474,7 +526,7 @@ prt_events_new(struct prt_engine_s *e, const prt_events_conf_t *conf)
     }
     ev->e = e;
     ev->conf = *conf;
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < PRT_STREAM_COUNT; i++) {
         ev->channels[i].stream = (uint8_t) i;
     }
     ev->start_seq = prt_events_next_seq(ev);

@@ -38,6 +38,11 @@ uint64_t prt_events_next_seq(prt_events_t *ev);
 void prt_events_publish(prt_events_t *ev, uint8_t stream, uint8_t kind,
     int coalesce, const uint8_t *job_id, uint64_t seq, prt_json_t *event);
 
+/* A job's result event, with the result's symbol, edge and direction in
+ * the broadcast header: the workers make the alerts channel from it. */
+void prt_events_publish_result(prt_events_t *ev, const prt_pred_rec_t *p,
+    const uint8_t *job_id, uint64_t seq, prt_json_t *event);
+
 /* The same with the JSON text already rendered. */
 void prt_events_publish_text(prt_events_t *ev, uint8_t stream, uint8_t kind,
     int coalesce, const uint8_t *job_id, uint64_t seq, const char *json,

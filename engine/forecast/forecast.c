@@ -323,6 +323,17 @@ horizon_moments(const prt_neighbour_t *neigh, int n, int j,
     return total;
 }
 
+void
+prt_forecast_trajectories(const prt_neighbour_t *neigh, int n,
+    double mean[PRT_N_HORIZONS], double sd[PRT_N_HORIZONS])
+{
+    int  j;
+
+    for (j = 0; j < PRT_N_HORIZONS; j++) {
+        horizon_moments(neigh, n, j, &mean[j], &sd[j]);
+    }
+}
+
 static double
 probability_up(const prt_neighbour_t *neigh, int n, double total)
 {
@@ -414,7 +425,6 @@ summarise(const prt_forecast_params_t *p, const prt_neighbour_t *neigh,
 {
     prt_interval_t  ci;
     double          total;
-    int             j;
 
     total = horizon_moments(neigh, n, p->horizon_idx,
                             &out->mean_return, &out->std_return);
@@ -434,10 +444,8 @@ summarise(const prt_forecast_params_t *p, const prt_neighbour_t *neigh,
     out->edge = prt_edge_of(out->direction, out->prob_up, out->mean_return);
     out->confidence = confidence_of(out->mean_return, out->std_return);
 
-    for (j = 0; j < PRT_N_HORIZONS; j++) {
-        horizon_moments(neigh, n, j, &out->mean_trajectory[j],
-                        &out->std_trajectory[j]);
-    }
+    prt_forecast_trajectories(neigh, n, out->mean_trajectory,
+                              out->std_trajectory);
 }
 
 int

@@ -112,6 +112,14 @@ int prt_forecast(const prt_forecast_params_t *p, const prt_query_t *q,
     prt_neighbour_lookup_fn lookup, void *ctx,
     prt_neighbour_t *neigh, prt_forecast_t *out);
 
+/*
+ * The mean and std trajectories of prt_forecast (weighted over the
+ * untrimmed neighbours, NaN points skipped, NaN where none has a value),
+ * for a caller that has filled in trajectory points afterwards.
+ */
+void prt_forecast_trajectories(const prt_neighbour_t *neigh, int n,
+    double mean[PRT_N_HORIZONS], double sd[PRT_N_HORIZONS]);
+
 /* How many candidates to ask FAISS for at first (see docs/forecast.md). */
 int prt_forecast_overfetch(const prt_forecast_params_t *p);
 

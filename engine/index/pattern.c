@@ -220,6 +220,27 @@ prt_pattern_trajectory(const prt_bar_t *bars, size_t n, size_t end_idx,
     }
 }
 
+int
+prt_trajectory_hold_day_end(const prt_bar_t *bars, size_t n, int t,
+    float traj[PRT_N_HORIZONS])
+{
+    double  c29, last;
+    int     i;
+
+    /* the same C(u) and the same float rounding as prt_pattern_trajectory */
+    c29 = prt_close_at(bars, n, t);
+    last = prt_close_at(bars, n, PRT_MINUTE_END);
+    if (!price_is_usable(c29) || !price_is_usable(last)) {
+        return -1;
+    }
+    for (i = 0; i < PRT_N_HORIZONS; i++) {
+        if (t + prt_horizons[i] > PRT_MINUTE_END) {
+            traj[i] = (float) (100.0 * (last / c29 - 1.0));
+        }
+    }
+    return 0;
+}
+
 static int
 bars_are_one_day(const prt_bar_t *bars, size_t n)
 {

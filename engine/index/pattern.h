@@ -95,6 +95,17 @@ void prt_pattern_trajectory(const prt_bar_t *bars, size_t n, size_t end_idx,
     float out[PRT_N_HORIZONS]);
 
 /*
+ * The verification rule (SPEC §6) for the points past the end of the day:
+ * a return whose t+h_i > 20:00 ET holds at the day's last close, C(20:00),
+ * the price a prediction with that horizon is verified at.  bars are the
+ * whole (finished) day of the pattern ending at minute t; only points with
+ * t+h_i > 20:00 are written.  Returns 0, or -1 (nothing written) when c29
+ * or the last close is not a usable price.
+ */
+int prt_trajectory_hold_day_end(const prt_bar_t *bars, size_t n, int t,
+    float traj[PRT_N_HORIZONS]);
+
+/*
  * Starts a scan of one day.  Returns 0, or PRT_PATTERN_EARG when the bars are
  * not one day (more than PRT_MINUTES_PER_DAY bars, minutes outside
  * 04:00-19:59, or not strictly increasing).

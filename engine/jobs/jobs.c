@@ -112,8 +112,8 @@ publish_results(prt_jobs_t *jobs, const prt_job_rec_t *job,
         prt_json_key(&j, "data");
         prt_render_result(&j, &preds[i]);
         prt_json_close(&j);
-        prt_events_publish(jobs->e->events, PRT_STREAM_JOB, PRT_EVENT_RESULT, 0, job->id,
-                         seq, &j);
+        prt_events_publish_result(jobs->e->events, &preds[i], job->id, seq,
+                                  &j);
     }
     prt_json_free(&j);
 }

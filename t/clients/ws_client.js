@@ -7,8 +7,8 @@
 // Same options and output as ws_client.py (see there for the details):
 //
 //   node ws_client.js --url ws://127.0.0.1:PORT/ws/pattern-realtime
-//        (--run JSON | --job ID | --channel verifications|prices)
-//        [--since N] [--drop-after N] [--until job_complete|verified:N|events:N]
+//        (--run JSON | --job ID | --channel verifications|prices|alerts)
+//        [--filter JSON] [--since N] [--drop-after N] [--until job_complete|verified:N|events:N]
 //        [--fragment] [--ping] [--timeout S]
 //
 // --fragment sends the first subscribe with ws.send(chunk, {fin: false})
@@ -34,7 +34,7 @@ function usage(message) {
 function parseArgs(argv) {
   const flags = new Set(['--fragment', '--ping']);
   const valued = new Set(['--url', '--run', '--job', '--channel', '--since',
-                          '--drop-after', '--until', '--timeout']);
+                          '--drop-after', '--until', '--timeout', '--filter']);
   const o = { until: 'job_complete', timeout: 30, dropAfter: 0 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -51,8 +51,13 @@ function parseArgs(argv) {
   if (!o.url) usage('--url is required');
   const targets = ['run', 'job', 'channel'].filter((k) => o[k] !== undefined);
   if (targets.length !== 1) usage('exactly one of --run, --job, --channel');
-  if (o.channel && !['verifications', 'prices'].includes(o.channel)) {
-    usage('--channel: verifications or prices');
+  if (o.channel && !['verifications', 'prices', 'alerts'].includes(o.channel)) {
+    usage('--channel: verifications, prices or alerts');
+  }
+  try {
+    o.filter = JSON.parse(o.filter === undefined ? '{}' : o.filter);
+  } catch (e) {
+    usage('--filter must be a JSON object');
   }
   for (const k of ['since', 'dropAfter', 'timeout']) {
     if (o[k] !== undefined && !/^\d+(\.\d+)?$/.test(String(o[k]))) {
@@ -196,7 +201,7 @@ async function session(o, target, since, number, lastSeq) {
     target = { job_id: await postRun(o.url, target.run) };
     emit({ kind: 'job', job_id: target.job_id });
   }
-  const sub = Object.assign({ type: 'subscribe' }, target);
+  const sub = Object.assign({ type: 'subscribe' }, target, o.filter);
   if (since !== undefined && since !== null) sub.since = since;
 
   return new Promise((resolve, reject) => {

@@ -17,7 +17,10 @@ no --rcvbuf).
   --job ID          subscribe to this job; repeated, one subscribe per job,
                     all sent back to back before anything is read
                     (pipelined; not with --drop-after)
-  --channel NAME    subscribe to this channel (verifications | prices)
+  --channel NAME    subscribe to this channel (verifications | prices |
+                    alerts)
+  --filter JSON     fields added to the subscribe (the alerts channel's
+                    min_edge, direction, symbols)
   --since N         `since` of the first subscribe
   --drop-after N    after N events (messages with a seq) close the
                     connection and open a new one, subscribing again with
@@ -116,9 +119,10 @@ def post_run(url, body):
     return answer["job_id"]
 
 
-def subscribe_message(target, since):
+def subscribe_message(target, since, extra):
     m = {"type": "subscribe"}
     m.update(target)
+    m.update(extra)
     if since is not None:
         m["since"] = since
     return json.dumps(m)
@@ -168,11 +172,13 @@ async def session(args, target, since, number, until, last_seq):
         if "run" in target:
             target = {"job_id": post_run(args.url, target["run"])}
             emit({"kind": "job", "job_id": target["job_id"]})
+        extra = json.loads(args.filter or "{}")
         if "job_ids" in target:
             for job in target["job_ids"]:
-                await ws.send(subscribe_message({"job_id": job}, since))
+                await ws.send(subscribe_message({"job_id": job}, since,
+                                                extra))
         else:
-            text = subscribe_message(target, since)
+            text = subscribe_message(target, since, extra)
             if args.fragment and number == 1:
                 await ws.send(fragments(text))
             else:
@@ -221,7 +227,9 @@ def main():
     group = p.add_mutually_exclusive_group(required=True)
     group.add_argument("--run")
     group.add_argument("--job", action="append")
-    group.add_argument("--channel", choices=("verifications", "prices"))
+    group.add_argument("--channel",
+                       choices=("verifications", "prices", "alerts"))
+    p.add_argument("--filter")
     p.add_argument("--since", type=int)
     p.add_argument("--drop-after", type=int, default=0)
     p.add_argument("--until", default="job_complete")

@@ -763,12 +763,34 @@ test_fe_historical(void)
         }
     }
 
-    is_bad(fe_hist("{\"symbol\":\"AAPL\",\"date\":\"2024-03-15\",\"time\":"
-                   "\"10:30\",\"window_minutes\":15}", &s, &e), &e,
-           "window_minutes", "must be 30", "window_minutes 15 rejected");
-    is_bad(fe_hist("{\"symbol\":\"AAPL\",\"date\":\"2024-03-15\",\"time\":"
-                   "\"10:30\",\"window_minutes\":31}", &s, &e), &e,
-           "window_minutes", "must be 30", "window_minutes 31 rejected");
+    /* window_minutes 15-120: the chart's span; the search uses 30 */
+    static const int  good_span[] = { 15, 30, 45, 119, 120 };
+
+    for (i = 0; i < sizeof(good_span) / sizeof(good_span[0]); i++) {
+        snprintf(body, sizeof(body), "{\"symbol\":\"AAPL\",\"date\":"
+                 "\"2024-03-15\",\"time\":\"15:00\",\"k\":50,"
+                 "\"cross_asset\":true,\"window_minutes\":%d}",
+                 good_span[i]);
+        is_ok(fe_hist(body, &s, &e), "fe historical: window_minutes %d",
+              good_span[i]);
+        is_int(s.span, good_span[i], "fe historical: span %d stored",
+               good_span[i]);
+    }
+    is_ok(fe_hist("{\"symbol\":\"AAPL\",\"date\":\"2024-03-15\",\"time\":"
+                  "\"10:30\"}", &s, &e), "fe historical: no window_minutes");
+    is_int(s.span, 30, "fe historical: span defaults to the index's 30");
+
+    static const char  *bad_span[] = { "14", "121", "0", "-45", "1000",
+                                       "45.5", "\"45\"", "true" };
+
+    for (i = 0; i < sizeof(bad_span) / sizeof(bad_span[0]); i++) {
+        snprintf(body, sizeof(body), "{\"symbol\":\"AAPL\",\"date\":"
+                 "\"2024-03-15\",\"time\":\"10:30\",\"window_minutes\":%s}",
+                 bad_span[i]);
+        is_bad(fe_hist(body, &s, &e), &e, "window_minutes",
+               "an integer from 15 to 120",
+               "fe historical: window_minutes %s rejected", bad_span[i]);
+    }
     is_bad(fe_hist("{\"symbol\":\"AAPL\",\"date\":\"2024-03-15\",\"time\":"
                    "\"10:30\",\"window_minutes\":30.0}", &s, &e), &e,
            "window_minutes", "an integer", "window_minutes 30.0 rejected");

@@ -22,6 +22,7 @@ use POSIX qw(floor);
 use Time::Local qw(timegm);
 
 our @EXPORT_OK = qw(
+    held_trajectory
     HORIZONS WINDOW horizon_index
     read_day flat_days
     ny_to_utc utc_to_ny ny_day_start iso_z iso_s
@@ -245,6 +246,17 @@ sub trajectory {
         push @out, 100 * ($bars->[$j]{close} / $c29 - 1);
     }
     return \@out;
+}
+
+# The front end's trajectory (docs/decisions.md): SPEC 2.3's, with the
+# points past 20:00 holding at the day's last close (the price SPEC 6
+# verifies such a horizon at). $bars must be the whole day.
+sub held_trajectory {
+    my ($bars, $i) = @_;
+
+    my $c29 = $bars->[$i]{close};
+    my $held = 100 * ($bars->[-1]{close} / $c29 - 1);
+    return [map { $_ // $held } @{ trajectory($bars, $i) }];
 }
 
 # The bars of one ticker-day that end a pattern build-index must index

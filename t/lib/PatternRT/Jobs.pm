@@ -127,10 +127,15 @@ sub replay_command {
 }
 
 # GET /job/{id}; the 200 answer (dies on anything else).
+# A cancelled job answers 410 Gone with the whole job in the body
+# (docs/decisions.md: the front end polls until a non-2xx).
 sub get_job {
     my ($id) = @_;
 
-    return _expect(call_api('GET', PRT . "/job/$id"), 200, "GET /job/$id");
+    my $r = call_api('GET', PRT . "/job/$id");
+    my $cancelled = ref $r->{json} eq 'HASH'
+                    && ($r->{json}{status} // '') eq 'cancelled';
+    return _expect($r, $cancelled ? 410 : 200, "GET /job/$id");
 }
 
 # The job's status and progress, cheaply: GET /job/{id}/results?limit=1

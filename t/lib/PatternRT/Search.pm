@@ -13,6 +13,7 @@ use HTTP::Request;
 use JSON::PP ();
 use List::Util qw(all first);
 use LWP::UserAgent;
+use B ();
 use Scalar::Util qw(looks_like_number);
 use Test::More ();
 
@@ -22,7 +23,7 @@ use PatternRT::Bars qw(horizon_index weights forecast_stats
 
 our @EXPORT_OK = qw(
     api_get api_post api_request wait_for_workers
-    is_num is_int is_iso_z close_to
+    is_num is_int is_iso_z close_to is_json_number
     check_patterns_answer check_frontend_answer
     check_exact_neighbours check_neighbours_in_flat same_trajectory
 );
@@ -75,6 +76,17 @@ sub is_num {
     my ($v) = @_;
 
     return defined $v && !ref $v && looks_like_number($v);
+}
+
+# A number in the JSON text itself (not null, not a string that looks like
+# one): what JavaScript's .toFixed needs.
+sub is_json_number {
+    my ($v) = @_;
+
+    return 0 unless defined $v && !ref $v;
+    my $b = B::svref_2object(\$v);
+    return ($b->FLAGS & (B::SVf_IOK() | B::SVf_NOK()))
+        && !($b->FLAGS & B::SVf_POK()) ? 1 : 0;
 }
 
 sub is_int {
@@ -327,6 +339,8 @@ sub check_frontend_answer {
     Test::More::is($a->{query}{symbol}, $o{symbol}, "$label: query.symbol");
     Test::More::is($a->{query}{date}, $o{date}, "$label: query.date")
         if defined $o{date};
+    Test::More::is($a->{query}{window_minutes}, 30,
+                   "$label: query.window_minutes is the index's window");
     Test::More::ok(is_num($a->{stats}{query_time_ms})
                    && $a->{stats}{query_time_ms} >= 0,
                    "$label: stats.query_time_ms");
@@ -344,6 +358,9 @@ sub check_frontend_answer {
     for my $key (qw(mean_trajectory std_trajectory)) {
         Test::More::ok(ref $f->{$key} eq 'ARRAY' && @{ $f->{$key} } == 15,
                        "$label: forecast.$key has 15 points");
+        # the front end calls .toFixed on every point
+        _all_ok("$label: every forecast.$key point is a JSON number",
+                $f->{$key} // [], \&is_json_number);
     }
     _num_close("$label: mean_trajectory at the horizon is mean_return",
                $f->{mean_trajectory}[$hi], $f->{mean_return}, 1e-12);
@@ -367,6 +384,8 @@ sub check_frontend_answer {
             && is_num($x->{distance}) && ref $x->{future_returns} eq 'ARRAY'
             && @{ $x->{future_returns} } == 15
     });
+    _all_ok("$label: every future_returns point is a JSON number", $n,
+            sub { all { is_json_number($_) } @{ $_[0]{future_returns} } });
     _all_ok("$label: a neighbour's window is 30 minutes", $n, sub {
         _minutes($_[0]{end_time}) - _minutes($_[0]{start_time}) == 30
     });
@@ -377,10 +396,19 @@ sub check_frontend_answer {
             sub { $_[0]{date} lt $o{date} }) if defined $o{date};
 
     my $hc = $a->{historical_context} // {};
+    my $span = $o{span} // 30;
     Test::More::ok(ref $hc->{pattern_prices} eq 'ARRAY'
-                   && @{ $hc->{pattern_prices} } == 30
-                   && (all { is_num($_) } @{ $hc->{pattern_prices} }),
-                   "$label: historical_context.pattern_prices has 30 prices");
+                   && @{ $hc->{pattern_prices} } == $span
+                   && (all { is_json_number($_) } @{ $hc->{pattern_prices} }),
+                   "$label: historical_context.pattern_prices has $span "
+                   . 'prices');
+    if (exists $a->{actual}) {
+        Test::More::ok(ref $a->{actual}{returns} eq 'ARRAY'
+                       && @{ $a->{actual}{returns} } == 15
+                       && (all { is_json_number($_) } @{ $a->{actual}{returns} })
+                       && is_json_number($a->{actual}{final_return}),
+                       "$label: actual.returns: 15 JSON numbers");
+    }
     Test::More::ok(is_iso_z($hc->{pattern_end}),
                    "$label: historical_context.pattern_end");
 }
