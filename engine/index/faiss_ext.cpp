@@ -6,10 +6,13 @@
  *   never touch the shared index's settings;
  * - the product quantizer's training settings (iterations, points per
  *   centroid), which decide most of the build time.
+ * It also names the FAISS library the program was linked with.
  * The C API's FaissIndex is a faiss::Index.
  */
 #include <cstdio>
+#include <cstring>
 #include <exception>
+#include <string>
 
 #include <faiss/Index.h>
 #include <faiss/IndexIVF.h>
@@ -18,6 +21,7 @@
 #include <faiss/impl/IDSelector.h>
 #include <faiss/invlists/OnDiskInvertedLists.h>
 #include <faiss/utils/distances.h>
+#include <faiss/utils/utils.h>
 
 extern "C" {
 int prt_faiss_search_params(void *index, size_t n, const float *x,
@@ -28,6 +32,24 @@ void prt_faiss_no_prefetch(void *index);
 int prt_faiss_knn(int dim, size_t n_base, const float *base, size_t n,
     const float *x, size_t k, float *dist, int64_t *ids, char *err,
     size_t errlen);
+const char *prt_faiss_library(void);
+}
+
+/* The linked library's own compile options ("OPTIMIZE AVX2", "OPTIMIZE
+ * GENERIC"): what actually runs, not what the build meant to link. */
+const char *
+prt_faiss_library(void)
+{
+    static char  opts[64];
+
+    if (opts[0] == '\0') {
+        std::string  s = faiss::get_compile_options();
+        while (!s.empty() && s.back() == ' ') {
+            s.pop_back();
+        }
+        std::snprintf(opts, sizeof(opts), "%s", s.c_str());
+    }
+    return opts;
 }
 
 /* Exact k-NN straight over the caller's vectors (no copy into an index:
