@@ -168,6 +168,8 @@ print_index(const prt_index_t *ix, double load_s)
 {
     const prt_manifest_t  *m = &ix->manifest;
 
+    printf("faiss:    %s library (PRT_FAISS_ISA %s)\n", prt_faiss_library(),
+           getenv("PRT_FAISS_ISA") ? getenv("PRT_FAISS_ISA") : "unset");
     printf("index:    %llu patterns, %s, nlist %llu, nprobe %zu, refine %zu,"
            " mapped tables %.0f MB, loaded in %.2f s\n",
            (unsigned long long) ix->n, m->factory,
