@@ -12,8 +12,9 @@ BUILD      ?= build
 NGINX_SRC  ?= /usr/share/nginx/src
 # FAISS's sources and its AVX2 library, built once per machine by
 # scripts/install-deps (docs/build.md); a checkout's own .deps/faiss is the
-# older place of the sources and still found.
-FAISS_CACHE ?= /var/cache/pattern-rt/faiss-1.7.3-2
+# older place of the sources and still found. PRT_CACHE as for install-deps.
+PRT_CACHE  ?= /var/cache/pattern-rt
+FAISS_CACHE ?= $(PRT_CACHE)/faiss-1.7.3-2
 FAISS_SRC  ?= $(firstword $(patsubst %/c_api,%,$(wildcard \
               $(FAISS_CACHE)/src/c_api .deps/faiss/c_api)) .deps/faiss)
 FAISS_AVX2 ?= $(wildcard $(FAISS_CACHE)/avx2/libfaiss_avx2.a)

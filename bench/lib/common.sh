@@ -336,7 +336,7 @@ scan_day_tickers() {
 # to it at start as the engine does, docs/build.md); prints the command
 bench_compile() {
     local src=$1 out=$2 objs f o avx2
-    avx2=${FAISS_CACHE:-/var/cache/pattern-rt/faiss-1.7.3-2}/avx2/libfaiss_avx2.a
+    avx2=${FAISS_CACHE:-${PRT_CACHE:-/var/cache/pattern-rt}/faiss-1.7.3-2}/avx2/libfaiss_avx2.a
     objs=
     for f in engine/*.c engine/*/*.c; do
         o="$build/${f%.*}.o"
