@@ -13,7 +13,14 @@
 
 BUILD      ?= build
 NGINX_SRC  ?= /usr/share/nginx/src
-FAISS_SRC  ?= .deps/faiss
+# FAISS's sources and its AVX2 library, built once per machine by
+# scripts/install-deps (docs/build.md); a checkout's own .deps/faiss is the
+# older place of the sources and still found. PRT_CACHE as for install-deps.
+PRT_CACHE  ?= /var/cache/pattern-rt
+FAISS_CACHE ?= $(PRT_CACHE)/faiss-1.7.3-2
+FAISS_SRC  ?= $(firstword $(patsubst %/c_api,%,$(wildcard \
+              $(FAISS_CACHE)/src/c_api .deps/faiss/c_api)) .deps/faiss)
+FAISS_AVX2 ?= $(wildcard $(FAISS_CACHE)/avx2/libfaiss_avx2.a)
 CC         ?= cc
 CXX        ?= c++
 
@@ -29,6 +36,13 @@ CFLAGS_ALL  = -std=gnu11 $(OPT) $(WARN) -D_GNU_SOURCE -pthread \
 FAISS_LIBS  = $(BUILD)/libfaiss_c.a /usr/lib/x86_64-linux-gnu/libfaiss.a \
               -fopenmp -lopenblas -llapack
 LIBS        = $(FAISS_LIBS) $(PKG_LIBS) -lstdc++ -lm -pthread
+# The AVX2 variant: the same objects, FAISS's AVX2 library, and faiss_ext
+# compiled with the flags that library was compiled with (its inline header
+# code then matches). The generic engine hands over to it at start when the
+# CPU has AVX2 (engine/core/mathenv.c).
+AVX2_FLAGS  = -mavx2 -mfma -mf16c -mpopcnt
+LIBS_AVX2   = $(BUILD)/libfaiss_c.a $(FAISS_AVX2) -fopenmp -lopenblas -llapack \
+              $(PKG_LIBS) -lstdc++ -lm -pthread
 
 ENGINE_SRC := $(sort $(wildcard engine/*.c engine/*/*.c))
 ENGINE_CXX := $(sort $(wildcard engine/*/*.cpp))
@@ -46,9 +60,15 @@ MODULE_PURE_OBJ := $(MODULE_PURE_SRC:%.c=$(BUILD)/%.o)
 .SECONDARY: $(MODULE_PURE_OBJ)
 UNIT_SRC   := $(sort $(wildcard t/unit/test_*.c))
 UNIT_BIN   := $(UNIT_SRC:%.c=$(BUILD)/%)
+# the engine's neighbours on either FAISS library (t/041-faiss-isa.t)
+ISA_PROBE   = $(BUILD)/t/unit/faiss_neighbours
 MODULE_SRC := $(wildcard ngx_module/*.c ngx_module/*.h include/*.h) config
 MODULE_SO   = $(BUILD)/nginx/ngx_http_pattern_rt_module.so
 ENGINE_BIN  = $(BUILD)/pattern-rt-engine
+ENGINE_AVX2 = $(if $(FAISS_AVX2),$(ENGINE_BIN)-avx2)
+EXT_AVX2    = $(BUILD)/avx2/engine/index/faiss_ext.o
+ENGINE_OBJ_AVX2 = $(filter-out $(BUILD)/engine/index/faiss_ext.o,$(ENGINE_OBJ)) \
+              $(EXT_AVX2)
 
 FAISS_C_SRC = $(filter-out %/gpu/%,$(wildcard $(FAISS_SRC)/c_api/*.cpp \
               $(FAISS_SRC)/c_api/impl/*.cpp $(FAISS_SRC)/c_api/utils/*.cpp))
@@ -58,9 +78,9 @@ FAISS_C_OBJ = $(FAISS_C_SRC:$(FAISS_SRC)/c_api/%.cpp=$(BUILD)/faiss_c/obj/%.o)
         bench clean screenshot
 all: engine module
 
-engine: $(ENGINE_BIN)
+engine: $(ENGINE_BIN) $(ENGINE_AVX2)
 module: $(MODULE_SO)
-unit: $(UNIT_BIN)
+unit: $(UNIT_BIN) $(ISA_PROBE) $(if $(FAISS_AVX2),$(ISA_PROBE)-avx2)
 
 deps:
 	scripts/install-deps
@@ -88,6 +108,13 @@ $(BUILD)/engine/%.o: engine/%.cpp
 $(ENGINE_BIN): $(ENGINE_OBJ) $(BUILD)/libfaiss_c.a
 	$(CC) $(OPT) -o $@ $(ENGINE_OBJ) $(LIBS) $(LDFLAGS)
 
+$(EXT_AVX2): engine/index/faiss_ext.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 $(OPT) $(AVX2_FLAGS) -Wall -Wextra -Werror -fopenmp -Iengine -MMD -MP -c $< -o $@
+
+$(ENGINE_BIN)-avx2: $(ENGINE_OBJ_AVX2) $(BUILD)/libfaiss_c.a $(FAISS_AVX2)
+	$(CC) $(OPT) -o $@ $(ENGINE_OBJ_AVX2) $(LIBS_AVX2) $(LDFLAGS)
+
 $(BUILD)/ngx_module/%.o: ngx_module/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
@@ -99,13 +126,23 @@ $(BUILD)/t/unit/%: t/unit/%.c $(wildcard t/unit/*.h) $(ENGINE_LIB) \
 	$(CC) $(CFLAGS_ALL) -It/unit -Ingx_module -o $@ $< $(ENGINE_LIB) \
 	    $(MODULE_PURE_OBJ) $(LIBS) $(LDFLAGS)
 
+$(ISA_PROBE): t/unit/faiss_neighbours.c $(ENGINE_LIB) $(BUILD)/libfaiss_c.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(ENGINE_LIB) $(LIBS) $(LDFLAGS)
+
+$(ISA_PROBE)-avx2: t/unit/faiss_neighbours.c $(filter-out %/faiss_ext.o,$(ENGINE_LIB)) \
+                   $(EXT_AVX2) $(BUILD)/libfaiss_c.a $(FAISS_AVX2)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(filter-out %/faiss_ext.o,$(ENGINE_LIB)) \
+	    $(EXT_AVX2) $(LIBS_AVX2) $(LDFLAGS)
+
 # The module is built the way Debian builds its own nginx modules: nginx-dev's
 # configure with Debian's flags (--with-compat among them) and `make modules`.
 $(MODULE_SO): $(MODULE_SRC)
 	@mkdir -p $(BUILD)/nginx
 	scripts/build-module $(BUILD)/nginx
 
--include $(ENGINE_OBJ:.o=.d) $(MODULE_PURE_OBJ:.o=.d)
+-include $(ENGINE_OBJ:.o=.d) $(MODULE_PURE_OBJ:.o=.d) $(EXT_AVX2:.o=.d)
 
 test: all unit
 	t/run

@@ -80,8 +80,13 @@ helper="$build/bench/index_bench"
 bench_compile bench/index_bench.c "$helper"
 queries="$bench_dir/day-data/index/current/vectors.bin"
 wait_quiet "the search figures"
-echo "run:     $helper $bench_dir/index-data/index $queries"
-"$helper" "$bench_dir/index-data/index" "$queries" | sed 's/^/         /'
+# the same searches on Debian's generic FAISS and on the AVX2 build the
+# engine runs where the CPU has it (docs/build.md): a ratio from one run
+for isa in generic auto; do
+    echo "run:     PRT_FAISS_ISA=$isa $helper $bench_dir/index-data/index $queries"
+    PRT_FAISS_ISA=$isa "$helper" "$bench_dir/index-data/index" "$queries" \
+        | sed 's/^/         /'
+done
 echo
 
 # ---- 3. the engine: memory and single searches through nginx -------------------

@@ -17,6 +17,7 @@
 #include "api/api.h"
 #include "core/log.h"
 #include "engine.h"
+#include "index/faiss.h"
 
 static void
 signal_handler(prt_loop_t *loop, prt_io_t *io, uint32_t events)
@@ -353,9 +354,9 @@ prt_serve_command(int argc, char **argv)
         goto done;
     }
 
-    prt_info("pattern-rt-engine %s (pid %d) ready on %s, clock %s",
-             PRT_ENGINE_VERSION, (int) getpid(), e.conf.socket,
-             prt_clock_mode_name(&e.clock));
+    prt_info("pattern-rt-engine %s (pid %d) ready on %s, clock %s, "
+             "FAISS %s", PRT_ENGINE_VERSION, (int) getpid(), e.conf.socket,
+             prt_clock_mode_name(&e.clock), prt_faiss_library());
     rc = prt_loop_run(e.loop) == 0 ? 0 : 1;
     prt_info("pattern-rt-engine stopped");
 

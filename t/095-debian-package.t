@@ -63,8 +63,10 @@ sub reason_to_skip {
             unless grep { -x "$_/$tool" } split /:/, $ENV{PATH};
     }
     return "Debian's nginx ($NGINX) is missing" unless -x $NGINX;
-    return 'the FAISS sources (.deps/faiss) are missing: scripts/install-deps'
-        unless -d "$ROOT/.deps/faiss/c_api";
+    my $cache = ($ENV{PRT_CACHE} // '/var/cache/pattern-rt')
+                . '/faiss-1.7.3-2/src';
+    return 'the FAISS sources are missing: scripts/install-deps'
+        unless -d "$cache/c_api" || -d "$ROOT/.deps/faiss/c_api";
     for my $pkg (@PACKAGES) {
         return "$pkg is installed on this machine: not touching it"
             if present($pkg);

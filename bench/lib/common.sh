@@ -331,24 +331,39 @@ scan_day_tickers() {
 # ---- helper programs ---------------------------------------------------------
 
 # bench_compile SOURCE OUTPUT: a bench program linked with the engine's
-# objects, as the Makefile links the unit tests; prints the command
+# objects, as the Makefile links the unit tests, and OUTPUT-avx2 linked with
+# FAISS's AVX2 library where install-deps built it (the program hands over
+# to it at start as the engine does, docs/build.md); prints the command
 bench_compile() {
-    local src=$1 out=$2 objs f o
+    local src=$1 out=$2 objs f o avx2
+    avx2=${FAISS_CACHE:-${PRT_CACHE:-/var/cache/pattern-rt}/faiss-1.7.3-2}/avx2/libfaiss_avx2.a
     objs=
-    for f in engine/*.c engine/*/*.c engine/*/*.cpp; do
+    for f in engine/*.c engine/*/*.c; do
         o="$build/${f%.*}.o"
         [ "$f" = engine/main.c ] || objs="$objs $o"
     done
     mkdir -p "$(dirname "$out")"
+    _bench_link "$src" "$out" $objs "$build/engine/index/faiss_ext.o" \
+        "$build/libfaiss_c.a" /usr/lib/x86_64-linux-gnu/libfaiss.a
+    if [ -f "$avx2" ] && [ -f "$build/avx2/engine/index/faiss_ext.o" ]; then
+        _bench_link "$src" "$out-avx2" $objs \
+            "$build/avx2/engine/index/faiss_ext.o" "$build/libfaiss_c.a" "$avx2"
+    else
+        rm -f "$out-avx2"
+    fi
+    say "build:   cc -O2 ... -o $out $src <engine objects but main.o> <FAISS, OpenBLAS, LMDB, ...> (as make unit links; $out-avx2 with FAISS's AVX2 library)"
+}
+
+_bench_link() {
+    local src=$1 out=$2
+    shift 2
     # shellcheck disable=SC2086,SC2046
     ${CC:-cc} -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow \
         -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes \
         -Wno-unused-parameter -D_GNU_SOURCE -pthread -Iinclude -Iengine \
-        $(pkg-config --cflags lmdb yajl) -o "$out" "$src" $objs \
-        "$build/libfaiss_c.a" /usr/lib/x86_64-linux-gnu/libfaiss.a -fopenmp \
+        $(pkg-config --cflags lmdb yajl) -o "$out" "$src" "$@" -fopenmp \
         -lopenblas -llapack $(pkg-config --libs lmdb yajl libpcre2-8 openssl zlib) \
         -lstdc++ -lm -pthread
-    say "build:   cc -O2 ... -o $out $src <engine objects but main.o> <FAISS, OpenBLAS, LMDB, ...> (as make unit links)"
 }
 
 # ---- wrk ---------------------------------------------------------------------

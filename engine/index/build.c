@@ -1047,6 +1047,7 @@ build_run(build_t *b)
     if (open_writers(b) != 0 || read_and_merge(b) != 0) {
         return -1;
     }
+    prt_info("FAISS %s", prt_faiss_library());
     prt_info("read %zu days, %llu patterns in %.1f s", b->ndays,
              (unsigned long long) (b->n - first_new),
              (double) (prt_monotonic_ms() - b->started_ms) / 1000.0);

@@ -48,6 +48,11 @@ int  prt_faiss_search(const prt_faiss_t *f, size_t n, const float *x,
     size_t k, int64_t id_limit, size_t nprobe, float *dist, int64_t *ids,
     char *err);
 
+/* The linked FAISS library's compile options, as FAISS reports them
+ * ("OPTIMIZE AVX2" or "OPTIMIZE GENERIC"; core/mathenv.c picks the
+ * program variant at start). */
+const char *prt_faiss_library(void);
+
 /* Exact k-NN over n_base raw vectors (recall measurement, small data). */
 int  prt_faiss_exact(int dim, size_t n_base, const float *base, size_t n,
     const float *x, size_t k, float *dist, int64_t *ids, char *err);

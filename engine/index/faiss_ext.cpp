@@ -6,18 +6,29 @@
  *   never touch the shared index's settings;
  * - the product quantizer's training settings (iterations, points per
  *   centroid), which decide most of the build time.
+ * It also names the FAISS library the program was linked with.
  * The C API's FaissIndex is a faiss::Index.
  */
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <exception>
+#include <limits>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <vector>
 
 #include <faiss/Index.h>
 #include <faiss/IndexIVF.h>
+#include <faiss/IndexIVFFastScan.h>
 #include <faiss/IndexIVFPQ.h>
+#include <faiss/IndexIVFPQFastScan.h>
 #include <faiss/IndexPreTransform.h>
 #include <faiss/impl/IDSelector.h>
 #include <faiss/invlists/OnDiskInvertedLists.h>
 #include <faiss/utils/distances.h>
+#include <faiss/utils/utils.h>
 
 extern "C" {
 int prt_faiss_search_params(void *index, size_t n, const float *x,
@@ -28,6 +39,24 @@ void prt_faiss_no_prefetch(void *index);
 int prt_faiss_knn(int dim, size_t n_base, const float *base, size_t n,
     const float *x, size_t k, float *dist, int64_t *ids, char *err,
     size_t errlen);
+const char *prt_faiss_library(void);
+}
+
+/* The linked library's own compile options ("OPTIMIZE AVX2", "OPTIMIZE
+ * GENERIC"): what actually runs, not what the build meant to link. */
+const char *
+prt_faiss_library(void)
+{
+    static char  opts[64];
+
+    if (opts[0] == '\0') {
+        std::string  s = faiss::get_compile_options();
+        while (!s.empty() && s.back() == ' ') {
+            s.pop_back();
+        }
+        std::snprintf(opts, sizeof(opts), "%s", s.c_str());
+    }
+    return opts;
 }
 
 /* Exact k-NN straight over the caller's vectors (no copy into an index:
@@ -83,16 +112,105 @@ prt_faiss_no_prefetch(void *index)
 int
 prt_faiss_pq_training(void *index, int niter, int max_points)
 {
-    faiss::IndexIVFPQ  *pq;
+    faiss::IndexIVF            *ivf = as_ivf(static_cast<faiss::Index *>(index));
+    faiss::IndexIVFPQ          *pq = dynamic_cast<faiss::IndexIVFPQ *>(ivf);
+    faiss::IndexIVFPQFastScan  *fs = dynamic_cast<faiss::IndexIVFPQFastScan *>(ivf);
+    faiss::ProductQuantizer    *q = pq ? &pq->pq : fs ? &fs->pq : nullptr;
 
-    pq = dynamic_cast<faiss::IndexIVFPQ *>(
-             as_ivf(static_cast<faiss::Index *>(index)));
-    if (pq == nullptr) {
+    if (q == nullptr) {
         return -1;
     }
-    pq->pq.cp.niter = niter;
-    pq->pq.cp.max_points_per_centroid = max_points;
+    q->cp.niter = niter;
+    q->cp.max_points_per_centroid = max_points;
     return 0;
+}
+
+/*
+ * FAISS 1.7.3's fast-scan IVF search takes no search parameters: it probes
+ * the index's own nprobe and knows no id selector. The engine searches at
+ * the index's nprobe (set at load), under a shared lock; a search at
+ * another nprobe (the build's recall tuning, bench -p) sets it under the
+ * exclusive lock and puts it back. An id limit is applied to the results:
+ * more candidates are fetched until k below the limit are found or the
+ * probed lists are exhausted (a historical search, one query at a time).
+ */
+static std::shared_mutex  fastscan_nprobe;
+
+static void
+fastscan_limited(faiss::Index *idx, size_t n, const float *x, size_t k,
+    int64_t id_limit, float *dist, int64_t *ids)
+{
+    std::vector<float>                dd;
+    std::vector<faiss::Index::idx_t>  ll;
+    size_t                            ntotal = (size_t) idx->ntotal;
+
+    for (size_t i = 0; i < n; i++) {
+        size_t  kk = std::min(std::max(k * 2, (size_t) 64), ntotal);
+        size_t  got = 0;
+
+        for (;;) {
+            dd.resize(kk);
+            ll.resize(kk);
+            idx->search(1, x + i * idx->d, (faiss::Index::idx_t) kk,
+                        dd.data(), ll.data());
+            got = 0;
+            for (size_t j = 0; j < kk; j++) {
+                got += ll[j] >= 0 && ll[j] < id_limit;
+            }
+            /* a -1 in the list: every probed candidate was returned */
+            if (got >= k || kk >= ntotal || ll[kk - 1] < 0) {
+                break;
+            }
+            kk = std::min(kk * 4, ntotal);
+        }
+        got = 0;
+        for (size_t j = 0; j < kk && got < k; j++) {
+            if (ll[j] >= 0 && ll[j] < id_limit) {
+                dist[i * k + got] = dd[j];
+                ids[i * k + got] = ll[j];
+                got++;
+            }
+        }
+        for (; got < k; got++) {
+            dist[i * k + got] = std::numeric_limits<float>::infinity();
+            ids[i * k + got] = -1;
+        }
+    }
+}
+
+static void
+search_fastscan(faiss::Index *idx, faiss::IndexIVF *ivf, size_t n,
+    const float *x, size_t k, int64_t id_limit, size_t nprobe, float *dist,
+    int64_t *ids)
+{
+    int  limited = id_limit >= 0 && id_limit < idx->ntotal;
+
+    if (nprobe == 0 || nprobe == ivf->nprobe) {
+        std::shared_lock<std::shared_mutex>  g(fastscan_nprobe);
+        if (limited) {
+            fastscan_limited(idx, n, x, k, id_limit, dist, ids);
+        } else {
+            idx->search((faiss::Index::idx_t) n, x, (faiss::Index::idx_t) k,
+                        dist, (faiss::Index::idx_t *) ids);
+        }
+        return;
+    }
+    std::unique_lock<std::shared_mutex>  g(fastscan_nprobe);
+    size_t                               was = ivf->nprobe;
+
+    ivf->nprobe = nprobe;
+    try {
+        if (limited) {
+            fastscan_limited(idx, n, x, k, id_limit, dist, ids);
+        } else {
+            idx->search((faiss::Index::idx_t) n, x, (faiss::Index::idx_t) k,
+                        dist, (faiss::Index::idx_t *) ids);
+        }
+    } catch (...) {
+        ivf->nprobe = was;
+        throw;
+    }
+    ivf->nprobe = was;
 }
 
 int
@@ -101,13 +219,17 @@ prt_faiss_search_params(void *index, size_t n, const float *x, size_t k,
     size_t errlen)
 {
     faiss::Index               *idx = static_cast<faiss::Index *>(index);
-    const faiss::IndexIVF      *ivf = as_ivf(idx);
+    faiss::IndexIVF            *ivf = as_ivf(idx);
     faiss::IDSelectorRange      range(0, id_limit < 0 ? 0 : id_limit);
     faiss::SearchParametersIVF  ivf_params;
     faiss::SearchParameters     params;
     faiss::SearchParameters    *p = nullptr;
 
     try {
+        if (dynamic_cast<faiss::IndexIVFFastScan *>(ivf) != nullptr) {
+            search_fastscan(idx, ivf, n, x, k, id_limit, nprobe, dist, ids);
+            return 0;
+        }
         if (ivf) {
             ivf_params.nprobe = nprobe ? nprobe : ivf->nprobe;
             ivf_params.max_codes = ivf->max_codes;
