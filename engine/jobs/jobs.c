@@ -86,8 +86,8 @@ publish_progress(prt_jobs_t *jobs, const prt_job_rec_t *job)
     prt_json_kuint(&j, "total", job->total);
     prt_json_kstr(&j, "status", prt_job_status_name(job->status));
     prt_json_close(&j);
-    prt_events_publish(jobs->e->events, PRT_STREAM_JOB, PRT_EVENT_PROGRESS, 1, job->id,
-                     seq, &j);
+    prt_events_publish(jobs->e->events, PRT_STREAM_JOB,
+                       PRT_EVENT_PROGRESS, 1, job->id, seq, &j);
     prt_json_free(&j);
 }
 
@@ -110,8 +110,8 @@ publish_results(prt_jobs_t *jobs, const prt_job_rec_t *job,
         prt_json_key(&j, "data");
         prt_render_result(&j, &preds[i]);
         prt_json_close(&j);
-        prt_events_publish(jobs->e->events, PRT_STREAM_JOB, PRT_EVENT_RESULT, 0, job->id,
-                         seq, &j);
+        prt_events_publish(jobs->e->events, PRT_STREAM_JOB,
+                           PRT_EVENT_RESULT, 0, job->id, seq, &j);
     }
     prt_json_free(&j);
 }
@@ -144,8 +144,8 @@ publish_complete(prt_jobs_t *jobs, const prt_job_rec_t *job)
                   (double) (job->completed_at_ms - job->started_at_ms)
                   / 1000.0);
     prt_json_close(&j);
-    prt_events_publish(jobs->e->events, PRT_STREAM_JOB, PRT_EVENT_JOB_COMPLETE, 0, job->id,
-                     seq, &j);
+    prt_events_publish(jobs->e->events, PRT_STREAM_JOB,
+                       PRT_EVENT_JOB_COMPLETE, 0, job->id, seq, &j);
     prt_json_free(&j);
     prt_pred_list_free(&list);
 }
