@@ -335,7 +335,7 @@ scan_day_tickers() {
 bench_compile() {
     local src=$1 out=$2 objs f o
     objs=
-    for f in engine/*.c engine/*/*.c engine/*/*.cpp; do
+    for f in engine/*.c engine/*/*.c engine/*/*.cpp common/*.c; do
         o="$build/${f%.*}.o"
         [ "$f" = engine/main.c ] || objs="$objs $o"
     done

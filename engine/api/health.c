@@ -3,7 +3,7 @@
 
 #include "api/api.h"
 #include "clock/calendar.h"
-#include "clock/nytime.h"
+#include "pattern_rt_nytime.h"
 #include "core/log.h"
 
 static void

@@ -5,7 +5,7 @@
 #include <time.h>
 
 #include "clock/calendar.h"
-#include "clock/nytime.h"
+#include "pattern_rt_nytime.h"
 #include "core/log.h"
 #include "engine.h"
 #include "events/events.h"
