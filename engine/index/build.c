@@ -24,7 +24,7 @@
 #include "core/log.h"
 #include "core/path.h"
 #include "core/loop.h"
-#include "core/symtab.h"
+#include "data/symtab.h"
 #include "data/barstore.h"
 #include "data/flatfile.h"
 #include "engine.h"

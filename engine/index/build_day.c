@@ -4,7 +4,7 @@
 
 #include "pattern_rt_nytime.h"
 #include "core/log.h"
-#include "core/symtab.h"
+#include "data/symtab.h"
 #include "index/build_day.h"
 
 /* A row of the day as read, before grouping. */

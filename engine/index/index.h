@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/symtab.h"
-#include "forecast/forecast.h"
+#include "data/symtab.h"
+#include "index/pattern.h"
 #include "index/faiss.h"
 #include "index/files.h"
 #include "index/manifest.h"

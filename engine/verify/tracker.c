@@ -4,7 +4,7 @@
 
 #include "clock/clock.h"
 #include "core/loop.h"
-#include "core/symtab.h"
+#include "data/symtab.h"
 #include "engine.h"
 #include "events/events.h"
 #include "forecast/forecast.h"
