@@ -10,7 +10,7 @@
 #include "clock/calendar.h"
 #include "core/mathenv.h"
 #include "data/gen.h"
-#include "engine.h"
+#include "api/engine.h"
 #include "feed/replay.h"
 #include "index/build.h"
 

@@ -15,7 +15,7 @@
 
 #include "api/api.h"
 #include "core/log.h"
-#include "engine.h"
+#include "api/engine.h"
 
 static void
 signal_handler(prt_loop_t *loop, prt_io_t *io, uint32_t events)

@@ -5,7 +5,7 @@
 #include "api/api.h"
 #include "core/log.h"
 #include "core/loop.h"
-#include "engine.h"
+#include "api/engine.h"
 #include "events/events.h"
 #include "pattern_rt_msg.h"
 

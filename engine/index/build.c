@@ -27,7 +27,7 @@
 #include "data/symtab.h"
 #include "data/barstore.h"
 #include "data/flatfile.h"
-#include "engine.h"
+#include "api/engine.h"
 #include "index/build.h"
 #include "index/build_day.h"
 #include "index/faiss.h"

@@ -6,7 +6,7 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/workq.h"
-#include "engine.h"
+#include "api/engine.h"
 #include "events/events.h"
 #include "jobs/jobs.h"
 #include "jobs/render.h"

@@ -5,7 +5,7 @@
 #include "clock/clock.h"
 #include "core/loop.h"
 #include "data/symtab.h"
-#include "engine.h"
+#include "api/engine.h"
 #include "events/events.h"
 #include "forecast/forecast.h"
 #include "jobs/render.h"

@@ -7,7 +7,7 @@
 #include "clock/calendar.h"
 #include "pattern_rt_nytime.h"
 #include "core/log.h"
-#include "engine.h"
+#include "api/engine.h"
 #include "events/events.h"
 #include "forecast/forecast.h"
 #include "index/pattern.h"
