@@ -15,7 +15,9 @@
 
 #include "api/api.h"
 #include "core/log.h"
+#include "core/version.h"
 #include "api/engine.h"
+#include "serve.h"
 
 static void
 signal_handler(prt_loop_t *loop, prt_io_t *io, uint32_t events)
@@ -94,15 +96,6 @@ engine_configure(prt_engine_t *e, int argc, char **argv)
         e->conf.socket = sock;
     }
     return make_dir(e->conf.data_dir);
-}
-
-prt_index_t *
-prt_engine_index(prt_engine_t *e)
-{
-    if (e->index) {
-        prt_index_ref(e->index);
-    }
-    return e->index;
 }
 
 /* No index yet is not an error: searches answer E_INDEX until one is

@@ -5,6 +5,7 @@
 #include "clock/calendar.h"
 #include "pattern_rt_nytime.h"
 #include "core/log.h"
+#include "core/version.h"
 
 static void
 engine_json(prt_engine_t *e, prt_json_t *j)

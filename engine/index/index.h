@@ -51,6 +51,11 @@ int  prt_index_open(const char *index_dir, size_t nprobe, prt_index_t **out,
 void prt_index_ref(prt_index_t *ix);
 void prt_index_unref(prt_index_t *ix);
 
+/* The generation being served is one variable of the loop thread, which
+ * a reload replaces: its index with a reference for the caller (NULL when
+ * there is none); release it with prt_index_unref(). */
+prt_index_t *prt_index_acquire(prt_index_t *const *current);
+
 /* ticker id, or PRT_SYMTAB_NONE when the ticker has no pattern */
 uint32_t prt_index_ticker(const prt_index_t *ix, const char *symbol);
 
