@@ -6,7 +6,6 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/workq.h"
-#include "api/engine.h"
 #include "events/events.h"
 #include "jobs/jobs.h"
 #include "jobs/render.h"
@@ -35,7 +34,7 @@ typedef struct {
 } chunk_task_t;
 
 struct prt_jobs_s {
-    prt_engine_t   *e;
+    prt_jobs_conf_t conf;
     prt_store_t    *store;
     prt_job_t      *running;          /* jobs with symbols or chunks left */
     prt_job_t      *cursor;           /* round-robin position */
@@ -60,7 +59,7 @@ event_open(prt_jobs_t *jobs, prt_json_t *j, const char *type,
     const prt_job_rec_t *job)
 {
     char      id[PRT_JOB_ID_SIZE];
-    uint64_t  seq = prt_events_next_seq(jobs->e->events);
+    uint64_t  seq = prt_events_next_seq(jobs->conf.events);
 
     prt_job_id_format(job->id, id);
     prt_json_open(j);
@@ -86,7 +85,7 @@ publish_progress(prt_jobs_t *jobs, const prt_job_rec_t *job)
     prt_json_kuint(&j, "total", job->total);
     prt_json_kstr(&j, "status", prt_job_status_name(job->status));
     prt_json_close(&j);
-    prt_events_publish(jobs->e->events, PRT_STREAM_JOB,
+    prt_events_publish(jobs->conf.events, PRT_STREAM_JOB,
                        PRT_EVENT_PROGRESS, 1, job->id, seq, &j);
     prt_json_free(&j);
 }
@@ -110,7 +109,7 @@ publish_results(prt_jobs_t *jobs, const prt_job_rec_t *job,
         prt_json_key(&j, "data");
         prt_render_result(&j, &preds[i]);
         prt_json_close(&j);
-        prt_events_publish(jobs->e->events, PRT_STREAM_JOB,
+        prt_events_publish(jobs->conf.events, PRT_STREAM_JOB,
                            PRT_EVENT_RESULT, 0, job->id, seq, &j);
     }
     prt_json_free(&j);
@@ -144,7 +143,7 @@ publish_complete(prt_jobs_t *jobs, const prt_job_rec_t *job)
                   (double) (job->completed_at_ms - job->started_at_ms)
                   / 1000.0);
     prt_json_close(&j);
-    prt_events_publish(jobs->e->events, PRT_STREAM_JOB,
+    prt_events_publish(jobs->conf.events, PRT_STREAM_JOB,
                        PRT_EVENT_JOB_COMPLETE, 0, job->id, seq, &j);
     prt_json_free(&j);
     prt_pred_list_free(&list);
@@ -268,7 +267,7 @@ chunk_done(prt_task_t *task)
                   prt_kv_errmsg());
     } else {
         job->rec = rec;
-        prt_tracker_add(jobs->e->tracker, t->scan.preds, t->scan.npreds);
+        jobs->conf.committed(jobs->conf.ctx, t->scan.preds, t->scan.npreds);
         publish_results(jobs, &job->rec, t->scan.preds, t->scan.npreds);
         publish_progress(jobs, &job->rec);
     }
@@ -305,9 +304,9 @@ dispatch_chunk(prt_jobs_t *jobs, prt_job_t *job)
     t->job = job;
     t->params = job->rec;
     t->scan.job = &t->params;
-    t->scan.ix = prt_engine_index(jobs->e);
-    t->scan.bars = jobs->e->bars;
-    t->scan.max_staleness_ms = (int64_t) jobs->e->conf.max_staleness_s * 1000;
+    t->scan.ix = prt_index_acquire(jobs->conf.index);
+    t->scan.bars = jobs->conf.bars;
+    t->scan.max_staleness_ms = jobs->conf.max_staleness_ms;
     t->scan.symbols = (const char (*)[PRT_SYMBOL_SIZE]) job->symbols
                       + job->next;
     t->scan.n = n;
@@ -317,7 +316,7 @@ dispatch_chunk(prt_jobs_t *jobs, prt_job_t *job)
     job->next += (uint32_t) n;
     job->inflight++;
     jobs->inflight++;
-    prt_workq_submit(jobs->e->workq, &t->task, PRT_LANE_BATCH);
+    prt_workq_submit(jobs->conf.workq, &t->task, PRT_LANE_BATCH);
     return 0;
 }
 
@@ -374,7 +373,7 @@ prt_jobs_start(prt_jobs_t *jobs, const prt_req_run_t *req,
     job->rec.sessions = req->sessions ? req->sessions : PRT_SESSION_BITS_ALL;
     job->rec.total = req->nsymbols;
     job->rec.started_at_ms = (int64_t) prt_wall_ms();
-    job->rec.scan_time_ms = prt_clock_now_ms(&jobs->e->clock);
+    job->rec.scan_time_ms = prt_clock_now_ms(jobs->conf.clock);
 
     if (prt_store_job_create(jobs->store, &job->rec,
                              (const char (*)[PRT_SYMBOL_SIZE]) job->symbols,
@@ -437,8 +436,7 @@ prt_jobs_running(prt_jobs_t *jobs, const uint8_t id[PRT_JOB_UUID_LEN])
 /* ---- life cycle --------------------------------------------------------- */
 
 prt_jobs_t *
-prt_jobs_new(struct prt_engine_s *e, prt_store_t *store,
-    unsigned max_inflight, size_t chunk)
+prt_jobs_new(const prt_jobs_conf_t *conf)
 {
     prt_jobs_t  *jobs = calloc(1, sizeof(*jobs));
     int          n;
@@ -446,14 +444,14 @@ prt_jobs_new(struct prt_engine_s *e, prt_store_t *store,
     if (jobs == NULL) {
         return NULL;
     }
-    jobs->e = e;
-    jobs->store = store;
-    jobs->max_inflight = max_inflight ? max_inflight : 1;
-    jobs->chunk = chunk ? chunk : 256;
+    jobs->conf = *conf;
+    jobs->store = conf->store;
+    jobs->max_inflight = conf->max_inflight ? conf->max_inflight : 1;
+    jobs->chunk = conf->chunk ? conf->chunk : 256;
 
     /* SPEC 7: a job that was running when the engine stopped ends failed,
      * with what it had committed */
-    n = prt_store_fail_running(store, "engine restarted",
+    n = prt_store_fail_running(jobs->store, "engine restarted",
                                (int64_t) prt_wall_ms());
     if (n > 0) {
         prt_warn("%d job(s) were running when the engine stopped: marked "

@@ -5,7 +5,6 @@
 #include "clock/clock.h"
 #include "core/loop.h"
 #include "data/symtab.h"
-#include "api/engine.h"
 #include "events/events.h"
 #include "forecast/forecast.h"
 #include "jobs/render.h"
@@ -25,7 +24,7 @@ typedef struct {
 } open_list_t;
 
 struct prt_tracker_s {
-    prt_engine_t   *e;
+    prt_events_t   *events;
     prt_json_t      json;             /* reused for every event */
     prt_symtab_t    symbols;          /* symbol -> index into lists */
     open_list_t    *lists;
@@ -34,7 +33,7 @@ struct prt_tracker_s {
 };
 
 prt_tracker_t *
-prt_tracker_new(struct prt_engine_s *e)
+prt_tracker_new(prt_events_t *events)
 {
     prt_tracker_t  *t = calloc(1, sizeof(*t));
 
@@ -47,7 +46,7 @@ prt_tracker_new(struct prt_engine_s *e)
         free(t);
         return NULL;
     }
-    t->e = e;
+    t->events = events;
     return t;
 }
 
@@ -136,10 +135,10 @@ price_event(prt_tracker_t *t, const open_pred_t *o, const char *symbol,
         return;
     }
     /* the tail: the object without its opening brace */
-    prt_events_publish_tail(t->e->events, PRT_STREAM_JOB,
+    prt_events_publish_tail(t->events, PRT_STREAM_JOB,
                             PRT_EVENT_PRICE_UPDATE, "price_update", o->job,
                             body + 1, len - 1);
-    prt_events_publish_tail(t->e->events, PRT_STREAM_PRICES,
+    prt_events_publish_tail(t->events, PRT_STREAM_PRICES,
                             PRT_EVENT_PRICE_UPDATE, "price_update", o->job,
                             body + 1, len - 1);
 }
