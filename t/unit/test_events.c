@@ -120,7 +120,7 @@ test_broadcast(void)
     floor = prt_wall_ms() << 10;
     seq = prt_events_next_seq(ev);
     ok(seq >= floor, "a seq is at least the wall clock in ms << 10");
-    ok(prt_events_next_seq(ev) == seq + 1, "seqs increase by one");
+    ok(prt_events_next_seq(ev) > seq, "seqs increase");
 
     seq = prt_events_next_seq(ev);
     prt_events_publish_text(ev, PRT_STREAM_JOB, PRT_EVENT_PROGRESS, 1, JOB_A,

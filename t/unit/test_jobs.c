@@ -53,12 +53,16 @@ capture(void *ctx, const void *msg, size_t len)
     if (w->n < MAX_SEEN) {
         w->hdr[w->n++] = hdr;
     }
-    if (hdr.kind == PRT_EVENT_PROGRESS && prt_job_id_parse(hdr.job_id, id) == 0
-        && prt_store_job_get(w->store, NULL, id, &rec) == 1)
-    {
+    if (hdr.kind == PRT_EVENT_PROGRESS) {
         const char  *body = (const char *) msg + sizeof(hdr);
         char         want[64];
 
+        if (prt_job_id_parse(hdr.job_id, id) != 0
+            || prt_store_job_get(w->store, NULL, id, &rec) != 1)
+        {
+            w->unannounced++;          /* progress of a job not stored */
+            return 0;
+        }
         snprintf(want, sizeof(want), "\"completed\":%u,\"failed\":%u,",
                  rec.completed, rec.failed);
         if (memmem(body, len - sizeof(hdr), want, strlen(want)) == NULL) {
