@@ -157,6 +157,37 @@ chunk_committed(void *ctx, const prt_pred_rec_t *preds, size_t n)
     prt_tracker_add(e->tracker, preds, n);
 }
 
+/* What jobs/ works with: the parts, its settings, the callback. */
+static void
+jobs_conf(prt_engine_t *e, prt_jobs_conf_t *jc)
+{
+    jc->store = e->store;
+    jc->workq = e->workq;
+    jc->clock = &e->clock;
+    jc->bars = e->bars;
+    jc->index = &e->index;
+    jc->max_staleness_ms = (int64_t) e->conf.max_staleness_s * 1000;
+    jc->max_inflight = (unsigned) e->conf.search_threads;
+    jc->chunk = e->conf.scan_chunk;
+    jc->events = e->events;
+    jc->committed = chunk_committed;
+    jc->ctx = e;
+}
+
+static void
+verifier_conf(prt_engine_t *e, prt_verifier_conf_t *vc)
+{
+    vc->loop = e->loop;
+    vc->workq = e->workq;
+    vc->clock = &e->clock;
+    vc->store = e->store;
+    vc->bars = e->bars;
+    vc->events = e->events;
+    vc->interval_ms = e->conf.verify_interval_ms;
+    vc->grace_s = e->conf.verify_grace_s;
+    vc->batch = e->conf.verify_batch;
+}
+
 static int
 engine_open_jobs(prt_engine_t *e)
 {
@@ -183,29 +214,9 @@ engine_open_jobs(prt_engine_t *e)
     if (e->events == NULL) {
         return -1;
     }
-
-    jc.store = e->store;
-    jc.workq = e->workq;
-    jc.clock = &e->clock;
-    jc.bars = e->bars;
-    jc.index = &e->index;
-    jc.max_staleness_ms = (int64_t) e->conf.max_staleness_s * 1000;
-    jc.max_inflight = (unsigned) e->conf.search_threads;
-    jc.chunk = e->conf.scan_chunk;
-    jc.events = e->events;
-    jc.committed = chunk_committed;
-    jc.ctx = e;
+    jobs_conf(e, &jc);
     e->jobs = prt_jobs_new(&jc);
-
-    vc.loop = e->loop;
-    vc.workq = e->workq;
-    vc.clock = &e->clock;
-    vc.store = e->store;
-    vc.bars = e->bars;
-    vc.events = e->events;
-    vc.interval_ms = e->conf.verify_interval_ms;
-    vc.grace_s = e->conf.verify_grace_s;
-    vc.batch = e->conf.verify_batch;
+    verifier_conf(e, &vc);
     e->verifier = e->jobs ? prt_verifier_new(&vc) : NULL;
     e->tracker = prt_tracker_new(e->events);
     return e->verifier && e->tracker ? 0 : -1;
