@@ -7,7 +7,7 @@ WORKDIR /src
 COPY . .
 
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends sudo ca-certificates curl \
+    && apt-get install -y --no-install-recommends ca-certificates curl \
     && scripts/install-deps \
     && make -j"$(nproc)" \
     && rm -rf /var/lib/apt/lists/*

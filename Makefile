@@ -5,7 +5,9 @@
 #   make demo             generated data -> index -> engine + nginx -> replay + scan
 #   make start / stop     run engine + nginx locally (PORT, DATA, CLOCK)
 #   make test             unit tests, then the t/ suite against real nginx + engine
+#   make deb              Debian packages into build/deb/ (debian/, scripts/build-deb)
 #   make fuzz             build the libFuzzer targets (clang)
+#   make fuzz-run         build and run each for FUZZ_SECONDS (60) on its seeds
 #   make bench            print the benchmark figures (docs/benchmarks.md)
 
 BUILD      ?= build
@@ -58,7 +60,8 @@ FAISS_C_SRC = $(filter-out %/gpu/%,$(wildcard $(FAISS_SRC)/c_api/*.cpp \
               $(FAISS_SRC)/c_api/impl/*.cpp $(FAISS_SRC)/c_api/utils/*.cpp))
 FAISS_C_OBJ = $(FAISS_C_SRC:$(FAISS_SRC)/c_api/%.cpp=$(BUILD)/faiss_c/obj/%.o)
 
-.PHONY: all engine module unit deps demo start stop test fuzz bench clean
+.PHONY: all engine module unit deps deb demo start stop test fuzz fuzz-run \
+        bench clean
 all: engine module
 
 engine: $(ENGINE_BIN)
@@ -117,8 +120,17 @@ $(MODULE_SO): $(MODULE_SRC)
 test: all unit
 	t/run
 
+# dpkg-buildpackage -b on a copy of the tree; objects kept in build/deb/objects
+deb:
+	scripts/build-deb $(BUILD)/deb
+
 fuzz:
 	$(MAKE) -C fuzz BUILD=$(abspath $(BUILD))/fuzz
+
+FUZZ_SECONDS ?= 60
+fuzz-run:
+	$(MAKE) -C fuzz run-all BUILD=$(abspath $(BUILD))/fuzz \
+	    FUZZ_SECONDS=$(FUZZ_SECONDS)
 
 bench: all
 	bench/run

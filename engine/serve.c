@@ -4,6 +4,7 @@
  * SIGTERM or SIGINT.
  */
 #include <errno.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,8 +66,9 @@ make_dir(const char *path)
 static int
 engine_configure(prt_engine_t *e, int argc, char **argv)
 {
-    prt_log_level_t  level;
-    char            *sock;
+    prt_log_level_t   level;
+    prt_log_format_t  format;
+    char             *sock;
     int              rc;
 
     prt_config_defaults(&e->conf);
@@ -80,6 +82,12 @@ engine_configure(prt_engine_t *e, int argc, char **argv)
         return -1;
     }
     prt_log_set_level(level);
+    if (prt_log_parse_format(e->conf.log_format, &format) != 0) {
+        fprintf(stderr, "bad log_format: %s (text or json)\n",
+                e->conf.log_format);
+        return -1;
+    }
+    prt_log_set_format(format);
 
     if (prt_clock_init(&e->clock, e->conf.clock) != 0) {
         fprintf(stderr, "bad clock: %s (real, feed or an ISO-8601 instant)\n",
@@ -218,17 +226,38 @@ engine_open_jobs(prt_engine_t *e)
     e->jobs = prt_jobs_new(&jc);
     verifier_conf(e, &vc);
     e->verifier = e->jobs ? prt_verifier_new(&vc) : NULL;
-    e->tracker = prt_tracker_new(e->events);
-    return e->verifier && e->tracker ? 0 : -1;
+    e->tracker = prt_tracker_new(e->events, &e->clock);
+    if (e->verifier == NULL || e->tracker == NULL) {
+        return -1;
+    }
+    if (prt_tracker_load(e->tracker, e->store) != 0) {
+        prt_error("reading the open predictions: %s", prt_kv_errmsg());
+        return -1;
+    }
+    prt_info("%zu open predictions tracked for price updates",
+             prt_tracker_open(e->tracker));
+    return 0;
 }
 
 static prt_server_t *
 engine_server(prt_engine_t *e)
 {
-    prt_server_conf_t  sc;
+    prt_server_conf_t   sc;
+    struct group       *gr;
 
     sc.socket_path = e->conf.socket;
     sc.socket_mode = e->conf.socket_mode;
+    sc.socket_gid = (gid_t) -1;
+    if (e->conf.socket_group != NULL) {
+        /* the nginx workers' group (www-data): the engine must be one of
+         * its members for the chown after bind() */
+        gr = getgrnam(e->conf.socket_group);
+        if (gr == NULL) {
+            prt_error("socket_group %s: no such group", e->conf.socket_group);
+            return NULL;
+        }
+        sc.socket_gid = gr->gr_gid;
+    }
     sc.shm.max_slots = (uint32_t) e->conf.max_workers;
     sc.shm.req_ring_size = e->conf.request_ring;
     sc.shm.resp_ring_size = e->conf.response_ring;

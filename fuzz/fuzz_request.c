@@ -146,6 +146,16 @@ check_forecast(const prt_forecast_args_t *f)
     CHECK(zero(f->pad, sizeof(f->pad)));
 }
 
+/* an instant (UTC ms) on a New York date requests may name */
+static int
+instant_in_range(int64_t ms)
+{
+    int64_t  day;
+
+    day = prt_ny_day_of_utc(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+    return day >= PRT_DATES_FIRST_DAY && day <= PRT_DATES_LAST_DAY;
+}
+
 static void
 check_search(const prt_req_search_t *s, int format)
 {
@@ -153,6 +163,7 @@ check_search(const prt_req_search_t *s, int format)
     CHECK(s->format == format);
     CHECK(s->mode == PRT_SEARCH_HISTORICAL || s->mode == PRT_SEARCH_REALTIME);
     CHECK(s->mode == PRT_SEARCH_HISTORICAL || s->time_ms == 0);
+    CHECK(s->mode == PRT_SEARCH_REALTIME || instant_in_range(s->time_ms));
     CHECK(zero(s->pad, sizeof(s->pad)));
     check_forecast(&s->f);
 }
@@ -210,6 +221,7 @@ check_event(const prt_bar_event_t *b)
     CHECK(b->start_ms % 60000 == 0);
     CHECK(b->start_ms <= INT64_MAX - 60000
           && b->end_ms == b->start_ms + 60000);
+    CHECK(instant_in_range(b->start_ms));
     CHECK(b->pad == 0);
 }
 
@@ -341,7 +353,8 @@ fuzz_route(int ep, const char *s, size_t n)
         if (rc == 0) {
             check_symbol(pr.symbol);
             CHECK(pr.day == INT32_MIN
-                  || (pr.day >= PRT_DAY_MIN && pr.day <= PRT_DAY_MAX));
+                  || (pr.day >= PRT_DATES_FIRST_DAY
+                      && pr.day <= PRT_DATES_LAST_DAY));
             CHECK(pr.start_minute >= 0 && pr.start_minute <= pr.end_minute
                   && pr.end_minute <= 1439);
             CHECK(pr.kind == (ep == EP_PRICES ? PRT_PRICES_LINE

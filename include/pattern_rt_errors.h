@@ -30,6 +30,13 @@
     X(E_PRICE,          422)                                                  \
     X(E_GAP,            410)
 
+/*
+ * The one message an E_INTERNAL answer carries, from the engine and the
+ * module alike: what failed is logged where it failed (file names, store
+ * errors, library messages), never sent to a client.
+ */
+#define PRT_INTERNAL_MESSAGE  "internal error"
+
 typedef enum {
     PRT_OK = 0,
 #define PRT_ERROR_ENUM(name, status)  PRT_##name,

@@ -66,6 +66,16 @@ typedef struct {
 #define PRT_ALPHA_MAX        50.0
 #define PRT_TRIM_MAX         49
 
+/*
+ * Dates a request may name, and the bar store holds: New York dates as day
+ * numbers (days since 1970-01-01), 1970-01-01 to 2199-12-31. The module
+ * refuses a date, or an instant whose New York date is, outside them; the
+ * engine's stores are keyed by these days (docs/api-validation.md).
+ */
+#define PRT_DATES_FIRST_DAY  0
+#define PRT_DATES_LAST_DAY   84005
+#define PRT_DATES_TEXT       "1970-01-01 to 2199-12-31"
+
 /* Job ids are UUIDs in their 36-character text form. */
 #define PRT_JOB_ID_LEN       36
 #define PRT_JOB_ID_SIZE      40

@@ -966,11 +966,24 @@ ngx_http_pattern_rt_deliver(ngx_http_pattern_rt_engine_t *eng,
 
     ctx->body[ctx->body_len] = '\0';
 
+    if (ctx->status == NGX_HTTP_INTERNAL_SERVER_ERROR) {
+        /* the engine answers E_INTERNAL with a generic text already; this
+         * keeps whatever it said in the log should that ever change */
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "pattern_rt: the engine answered 500: %*s",
+                      ngx_min(ctx->body_len, 512), ctx->body);
+        ngx_http_pattern_rt_finish(r,
+            ngx_http_pattern_rt_send_error(r, PRT_E_INTERNAL,
+                                           "engine internal error", NULL));
+        return;
+    }
+
     rc = ctx->done ? ctx->done(r, ctx)
                    : ngx_http_pattern_rt_send_json(r, ctx->status, ctx->body,
                                                    ctx->body_len);
 
-    ngx_http_pattern_rt_finish(r, rc);
+    ngx_http_pattern_rt_finish(r, ngx_http_pattern_rt_send_status(r, rc,
+                                        "answering the engine's response"));
 }
 
 

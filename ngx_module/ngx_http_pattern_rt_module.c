@@ -24,6 +24,8 @@ static char *ngx_http_pattern_rt_api(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_pattern_rt_websocket(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_pattern_rt_error(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_pattern_rt_origins(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_pattern_rt_job_cache(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -86,6 +88,13 @@ static ngx_command_t  ngx_http_pattern_rt_commands[] = {
     { ngx_string("pattern_rt_websocket"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_pattern_rt_websocket,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("pattern_rt_error"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_pattern_rt_error,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -253,7 +262,9 @@ ngx_http_pattern_rt_handler(ngx_http_request_t *r)
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_pattern_rt_ctx_t));
     if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return ngx_http_pattern_rt_send_status(r,
+                                          NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                          "out of memory for the context");
     }
 
     ctx->request = r;
@@ -285,7 +296,7 @@ ngx_http_pattern_rt_handler(ngx_http_request_t *r)
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        return rc;
+        return ngx_http_pattern_rt_send_status(r, rc, "token check failed");
     }
 
     plcf = ngx_http_get_module_loc_conf(r, ngx_http_pattern_rt_module);
@@ -307,7 +318,10 @@ ngx_http_pattern_rt_handler(ngx_http_request_t *r)
         rc = ngx_http_read_client_request_body(r,
                                             ngx_http_pattern_rt_body_ready);
         if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-            return rc;
+            /* a malformed chunked body (400), one over
+             * client_max_body_size (413): JSON, not nginx's page */
+            return ngx_http_pattern_rt_send_status(r, rc,
+                                          "reading the request body failed");
         }
 
         return NGX_DONE;
@@ -347,7 +361,10 @@ ngx_http_pattern_rt_dispatch(ngx_http_request_t *r)
         return;                    /* parked until the engine answers */
     }
 
-    ngx_http_finalize_request(r, rc);
+    /* a handler's 500 (an allocation or a body read back from a file
+     * failed) is answered as JSON, too */
+    ngx_http_finalize_request(r, ngx_http_pattern_rt_send_status(r, rc,
+                                                 "request handler failed"));
 }
 
 
@@ -761,6 +778,24 @@ ngx_http_pattern_rt_websocket(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_pattern_rt_ws_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/* pattern_rt_error: the API's JSON error for the status an error_page
+ * redirect brings here (README, docs/api-validation.md) */
+static char *
+ngx_http_pattern_rt_error(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    if (clcf->handler != NULL) {
+        return "is duplicate, or the location has another handler";
+    }
+
+    clcf->handler = ngx_http_pattern_rt_error_handler;
 
     return NGX_CONF_OK;
 }

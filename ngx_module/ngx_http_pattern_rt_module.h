@@ -226,6 +226,9 @@ ngx_int_t ngx_http_pattern_rt_send_error(ngx_http_request_t *r,
 ngx_int_t ngx_http_pattern_rt_send_error_status(ngx_http_request_t *r,
     ngx_uint_t status, prt_error_t code, const char *message,
     const char *field);
+ngx_int_t ngx_http_pattern_rt_send_status(ngx_http_request_t *r,
+    ngx_int_t rc, const char *detail);
+ngx_int_t ngx_http_pattern_rt_error_handler(ngx_http_request_t *r);
 void ngx_http_pattern_rt_finish(ngx_http_request_t *r, ngx_int_t rc);
 ngx_table_elt_t *ngx_http_pattern_rt_find_header(ngx_http_request_t *r,
     const char *name);

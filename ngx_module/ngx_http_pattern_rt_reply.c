@@ -2,12 +2,25 @@
  * Pattern Real-Time nginx module: writing responses. Every answer, the
  * engine's and the module's own errors alike, goes through
  * ngx_http_pattern_rt_send_json() so that each carries the CORS headers and
- * the JSON content type.
+ * the JSON content type. Errors nginx raises itself (a malformed request
+ * line, a URI or header too long, a body over client_max_body_size) reach
+ * pattern_rt_error through error_page and get the same JSON shape.
  */
 
 #include "ngx_http_pattern_rt_module.h"
 
 
+/* An HTTP status raised outside the API's own answers, as an API error. */
+typedef struct {
+    ngx_uint_t     status;       /* as raised (494 is nginx's own) */
+    ngx_uint_t     sent;         /* as answered; 0: as raised */
+    prt_error_t    code;
+    const char    *message;
+} ngx_http_pattern_rt_status_error_t;
+
+
+static const ngx_http_pattern_rt_status_error_t *
+    ngx_http_pattern_rt_status_error(ngx_uint_t status);
 static ngx_int_t ngx_http_pattern_rt_cors(ngx_http_request_t *r);
 static ngx_int_t ngx_http_pattern_rt_add_header(ngx_http_request_t *r,
     const char *name, ngx_str_t *value);
@@ -95,6 +108,19 @@ ngx_http_pattern_rt_send_error_status(ngx_http_request_t *r,
     size_t   len;
     u_char  *body, *p;
 
+    static u_char  internal[] =
+        "{\"error\":{\"code\":\"E_INTERNAL\",\"message\":\""
+        PRT_INTERNAL_MESSAGE "\"},\"detail\":\"" PRT_INTERNAL_MESSAGE "\"}";
+
+    /* what failed is for the log; the client learns only that something
+     * did (and the body needs no allocation, which may be what failed) */
+    if (code == PRT_E_INTERNAL) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "pattern_rt: internal error: %s", message);
+        return ngx_http_pattern_rt_send_json(r, status ? status : 500,
+                                             internal, sizeof(internal) - 1);
+    }
+
     /* every character may need 6 bytes escaped */
     len = sizeof("{\"error\":{\"code\":\"\",\"message\":\"\",\"field\":\"\"},"
                  "\"detail\":\"\"}")
@@ -123,6 +149,153 @@ ngx_http_pattern_rt_send_error_status(ngx_http_request_t *r,
     return ngx_http_pattern_rt_send_json(r,
                                    status ? status : (ngx_uint_t) prt_error_status(code),
                                    body, p - body);
+}
+
+
+/* ---- errors raised outside the API's answers ------------------------- */
+
+
+static const ngx_http_pattern_rt_status_error_t
+    ngx_http_pattern_rt_status_errors[] =
+{
+    { 400, 400, PRT_E_BAD_REQUEST, "malformed request: the request line, a "
+      "header, the URI or the body framing could not be parsed" },
+    { 401, 401, PRT_E_UNAUTHORIZED, "authentication required" },
+    { 403, 403, PRT_E_FORBIDDEN, "access denied" },
+    { 404, 404, PRT_E_NOT_FOUND, "no such endpoint" },
+    { 405, 405, PRT_E_METHOD, "method not allowed" },
+    { 408, 408, PRT_E_TIMEOUT, "the request was not received in time" },
+    { 411, 411, PRT_E_BAD_REQUEST, "a Content-Length is required" },
+    { 413, 413, PRT_E_TOO_LARGE, "request body too large" },
+    { 414, 414, PRT_E_TOO_LARGE, "request URI too long" },
+    { 429, 429, PRT_E_RATE, "too many requests" },
+    { 431, 431, PRT_E_TOO_LARGE, "request header too large" },
+    /* error_page turns 494 into 400 unless told "=431" (README) */
+    { 494, 431, PRT_E_TOO_LARGE, "request header too large" },
+    { 501, 501, PRT_E_BAD_REQUEST, "not implemented: the request uses a "
+      "method or transfer encoding the server does not support" },
+    { 503, 503, PRT_E_BUSY, "service busy, try again" },
+    { 504, 504, PRT_E_TIMEOUT, "the request timed out" },
+    { 505, 505, PRT_E_BAD_REQUEST, "HTTP version not supported" },
+};
+
+
+static const ngx_http_pattern_rt_status_error_t *
+ngx_http_pattern_rt_status_error(ngx_uint_t status)
+{
+    ngx_uint_t  i;
+
+    static const ngx_http_pattern_rt_status_error_t  other_4xx =
+        { 0, 0, PRT_E_BAD_REQUEST, "request refused" };
+    static const ngx_http_pattern_rt_status_error_t  other_5xx =
+        { 0, 0, PRT_E_INTERNAL, PRT_INTERNAL_MESSAGE };
+
+    for (i = 0; i < sizeof(ngx_http_pattern_rt_status_errors)
+                    / sizeof(ngx_http_pattern_rt_status_errors[0]); i++)
+    {
+        if (ngx_http_pattern_rt_status_errors[i].status == status) {
+            return &ngx_http_pattern_rt_status_errors[i];
+        }
+    }
+
+    return (status >= 400 && status < 500) ? &other_4xx : &other_5xx;
+}
+
+
+/*
+ * A status returned by a handler (rc >= 300) as the API's JSON error, sent
+ * here rather than by nginx's HTML page; detail says what failed, for the
+ * log, when it is a 5xx. Other rc values, and requests whose header has
+ * gone out already, are returned as they are.
+ */
+ngx_int_t
+ngx_http_pattern_rt_send_status(ngx_http_request_t *r, ngx_int_t rc,
+    const char *detail)
+{
+    ngx_uint_t                                 status;
+    const ngx_http_pattern_rt_status_error_t  *e;
+
+    if (rc < NGX_HTTP_SPECIAL_RESPONSE || r->header_sent) {
+        return rc;
+    }
+
+    status = (ngx_uint_t) rc;
+    e = ngx_http_pattern_rt_status_error(status);
+
+    /* as nginx's own error pages: after these the connection's state is
+     * unknown (a body half read, an allocation failed) */
+    switch (status) {
+    case NGX_HTTP_BAD_REQUEST:
+    case NGX_HTTP_REQUEST_ENTITY_TOO_LARGE:
+    case NGX_HTTP_REQUEST_URI_TOO_LARGE:
+    case NGX_HTTP_INTERNAL_SERVER_ERROR:
+    case NGX_HTTP_NOT_IMPLEMENTED:
+        r->keepalive = 0;
+    }
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        r->keepalive = 0;
+    }
+
+    if (detail == NULL) {
+        detail = "no detail";
+    }
+
+    if (e->code == PRT_E_INTERNAL) {
+        /* logged there with the detail, answered without it */
+        return ngx_http_pattern_rt_send_error_status(r, status, e->code,
+                                                     detail, NULL);
+    }
+
+    if (status >= 500) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "pattern_rt: answering %ui: %s", status, detail);
+    }
+
+    return ngx_http_pattern_rt_send_error_status(r,
+                                                 e->sent ? e->sent : status,
+                                                 e->code, e->message, NULL);
+}
+
+
+/*
+ * The content handler of pattern_rt_error: the JSON error of the status an
+ * error_page redirect carries (r->err_status). Reached directly (a
+ * location without "internal") it is a 404 like any unknown path.
+ */
+ngx_int_t
+ngx_http_pattern_rt_error_handler(ngx_http_request_t *r)
+{
+    ngx_uint_t                                 status;
+    const ngx_http_pattern_rt_status_error_t  *e;
+
+    status = (r->err_status >= NGX_HTTP_BAD_REQUEST) ? r->err_status
+                                                     : NGX_HTTP_NOT_FOUND;
+    e = ngx_http_pattern_rt_status_error(status);
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        r->keepalive = 0;
+    }
+
+    /* the status below is sent as given: ngx_http_send_header() would put
+     * err_status back in its place */
+    r->err_status = 0;
+
+    if (e->sent == 431) {
+        ngx_str_set(&r->headers_out.status_line,
+                    "431 Request Header Fields Too Large");
+    }
+
+    if (e->code == PRT_E_INTERNAL) {
+        /* nginx logged its reason where it raised the status */
+        return ngx_http_pattern_rt_send_error_status(r, status, e->code,
+                                 "nginx raised this status (logged above)",
+                                 NULL);
+    }
+
+    return ngx_http_pattern_rt_send_error_status(r,
+                                                 e->sent ? e->sent : status,
+                                                 e->code, e->message, NULL);
 }
 
 

@@ -1140,19 +1140,37 @@ static const field_spec_t  search_fields[SE_COUNT] = {
 };
 
 
+/* 1 when a New York day number is one a request may name */
+static int
+day_in_range(int64_t day)
+{
+    return day >= PRT_DATES_FIRST_DAY && day <= PRT_DATES_LAST_DAY;
+}
+
+
 static int
 read_timestamp(const field_value_t *v, int64_t *ms, prt_parse_error_t *err)
 {
-    char  shown[SHOW_SIZE];
+    char     shown[SHOW_SIZE];
+    int64_t  t, s;
 
-    if (prt_parse_iso(v->s, v->len, ms) == 0) {
-        return 0;
+    if (prt_parse_iso(v->s, v->len, &t) != 0) {
+        return bad_request(err, "timestamp", "timestamp must be ISO-8601, "
+                           "YYYY-MM-DD[THH:MM[:SS[.fff]]] with Z, +HH:MM or "
+                           "no offset for New York time (got \"%s\")",
+                           show(shown, v->s, v->len));
     }
 
-    return bad_request(err, "timestamp", "timestamp must be ISO-8601, "
-                       "YYYY-MM-DD[THH:MM[:SS[.fff]]] with Z, +HH:MM or no "
-                       "offset for New York time (got \"%s\")",
-                       show(shown, v->s, v->len));
+    /* the engine looks the instant up by its New York date */
+    s = t >= 0 ? t / 1000 : (t - 999) / 1000;
+    if (!day_in_range(prt_ny_day_of_utc(s))) {
+        return bad_request(err, "timestamp", "timestamp must fall on a New "
+                           "York date from " PRT_DATES_TEXT " (got \"%s\")",
+                           show(shown, v->s, v->len));
+    }
+
+    *ms = t;
+    return 0;
 }
 
 
@@ -1235,12 +1253,18 @@ read_date(const char *field, const field_value_t *v, int64_t *day,
 {
     char  shown[SHOW_SIZE];
 
-    if (prt_parse_date(v->s, v->len, day) == 0) {
-        return 0;
+    if (prt_parse_date(v->s, v->len, day) != 0) {
+        return bad_request(err, field, "%s must be a date YYYY-MM-DD (got "
+                           "\"%s\")", field, show(shown, v->s, v->len));
     }
 
-    return bad_request(err, field, "%s must be a date YYYY-MM-DD (got "
-                       "\"%s\")", field, show(shown, v->s, v->len));
+    if (!day_in_range(*day)) {
+        return bad_request(err, field, "%s must be from " PRT_DATES_TEXT
+                           " (got \"%s\")", field,
+                           show(shown, v->s, v->len));
+    }
+
+    return 0;
 }
 
 
@@ -2020,6 +2044,13 @@ bar_values_check(const prt_bar_event_t *b, char reason[PRT_REASON_SIZE])
                           (long long) b->start_ms, (long long) b->end_ms);
     }
 
+    /* the bar store keys bars by their New York date; s is whole minutes */
+    if (!day_in_range(prt_ny_day_of_utc(b->start_ms / 1000))) {
+        return bar_reject(reason, "s must fall on a date from "
+                          PRT_DATES_TEXT " ET (got %lld)",
+                          (long long) b->start_ms);
+    }
+
     return 0;
 }
 
@@ -2373,10 +2404,29 @@ bars_on_string(void *ctx, const unsigned char *s, size_t len)
 }
 
 
+/* The same limit as every other body's (json_prescan): the event parser
+ * would follow any depth, but nothing that deep is a batch of bars. */
+static int
+bars_too_deep(bars_reader_t *r)
+{
+    if (r->depth < PRT_REQ_JSON_MAX_DEPTH) {
+        return 0;
+    }
+
+    (void) bars_fail(r, bad_request(r->err, NULL, "JSON nested deeper than "
+                                    "%d levels", PRT_REQ_JSON_MAX_DEPTH));
+    return 1;
+}
+
+
 static int
 bars_on_start_map(void *ctx)
 {
     bars_reader_t  *r = ctx;
+
+    if (bars_too_deep(r)) {
+        return 0;
+    }
 
     if (r->depth == 1) {
         if (bars_element(r)) {
@@ -2436,6 +2486,10 @@ static int
 bars_on_start_array(void *ctx)
 {
     bars_reader_t  *r = ctx;
+
+    if (bars_too_deep(r)) {
+        return 0;
+    }
 
     if (r->depth > 0 && !bars_value(r, BV_ARRAY, NULL, 0)) {
         return 0;

@@ -18,7 +18,13 @@
  * - Subscribe: the subscription is registered at once (events arriving are
  *   held, bounded), the engine answers with what to replay after `since`
  *   (or E_GAP / E_NOT_FOUND), then the held events newer than the last
- *   replayed one follow: nothing is lost or repeated.
+ *   replayed one follow: nothing is lost or repeated. A connection's
+ *   subscribes are asked one at a time, in order, and a replay goes out as
+ *   the socket drains (its frames fill at most half of the queue's bounds):
+ *   a client that asked for a long replay, or several, is not a slow
+ *   reader. Live events held meanwhile count against the bounds, so a
+ *   reader that does not keep up is still closed; at most one engine
+ *   answer per connection is kept while it is sent.
  * - Heartbeat: a ping every pattern_rt_ws_ping_interval, closed when no pong
  *   comes within pattern_rt_ws_pong_timeout; an expired token closes with
  *   1008 at its expiry; a reload closes with 1001 (clients reconnect to the
@@ -36,7 +42,9 @@
 #define NGX_HTTP_PATTERN_RT_WS_GUID  "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define NGX_HTTP_PATTERN_RT_WS_READ  4096
 #define NGX_HTTP_PATTERN_RT_WS_READS 16     /* recv calls per read event */
-#define NGX_HTTP_PATTERN_RT_WS_HELD  1024   /* events held while subscribing */
+#define NGX_HTTP_PATTERN_RT_WS_HELD  1024   /* events held while the engine
+                                               answers a subscribe */
+#define NGX_HTTP_PATTERN_RT_WS_PUMPS 4      /* replay refills per write event */
 
 
 typedef struct ngx_http_pattern_rt_ws_s      ngx_http_pattern_rt_ws_t;
@@ -68,6 +76,16 @@ typedef struct {
 } ngx_http_pattern_rt_held_t;
 
 
+/* Where a subscription is: live, or in its connection's `pending` queue
+ * (only the head of which is asked or replaying). */
+typedef enum {
+    NGX_HTTP_PATTERN_RT_SUB_LIVE = 0,
+    NGX_HTTP_PATTERN_RT_SUB_WAITING,                /* not asked yet */
+    NGX_HTTP_PATTERN_RT_SUB_ASKED,                  /* the engine answers */
+    NGX_HTTP_PATTERN_RT_SUB_REPLAYING               /* its answer goes out */
+} ngx_http_pattern_rt_sub_state_e;
+
+
 /* The subscribers of one stream: a job (in the hub's tree) or a channel. */
 typedef struct {
     ngx_rbtree_node_t               node;           /* key: crc32(job id) */
@@ -87,6 +105,13 @@ struct ngx_http_pattern_rt_sub_s {
     ngx_http_pattern_rt_ctx_t      *call;           /* subscribe in flight */
     ngx_queue_t                     held;
     ngx_uint_t                      nheld;
+    ngx_queue_t                     in_pending;     /* until live */
+    u_char                         *replay;         /* the engine's answer */
+    size_t                          replay_pos;     /* next line */
+    size_t                          replay_len;
+    uint64_t                        since;
+    unsigned                        state:2;        /* ..._sub_state_e */
+    unsigned                        has_since:1;
     unsigned                        overflowed:1;   /* held too many */
 };
 
@@ -101,6 +126,10 @@ struct ngx_http_pattern_rt_ws_s {
     ngx_queue_t                     out;
     size_t                          out_bytes;
     ngx_uint_t                      out_frames;
+    ngx_queue_t                     pending;        /* subscriptions not
+                                                       live yet, in order */
+    size_t                          held_bytes;     /* every sub's held */
+    ngx_uint_t                      held_frames;
 
     ngx_http_pattern_rt_ws_parser_t parser;
     u_char                         *msg;            /* lent to the parser
@@ -153,6 +182,7 @@ static void ngx_http_pattern_rt_ws_cleanup(void *data);
 static ngx_int_t ngx_http_pattern_rt_ws_text(ngx_http_pattern_rt_ws_t *ws,
     const u_char *text, size_t len);
 static void ngx_http_pattern_rt_ws_unsub(ngx_http_pattern_rt_sub_t *sub);
+static ngx_int_t ngx_http_pattern_rt_ws_send_out(ngx_http_pattern_rt_ws_t *ws);
 
 
 /* ---- frames ------------------------------------------------------------- */
@@ -210,11 +240,42 @@ ngx_http_pattern_rt_frame_raw(const u_char *bytes, size_t len, ngx_log_t *log)
 }
 
 
+/* Live output pending for the client (queued or held) would pass a bound. */
 static ngx_uint_t
 ngx_http_pattern_rt_ws_over(ngx_http_pattern_rt_ws_t *ws, size_t len)
 {
-    return ws->out_frames >= ws->conf->ws_max_frames
-           || ws->out_bytes + len > ws->conf->ws_max_output;
+    return ws->out_frames + ws->held_frames >= ws->conf->ws_max_frames
+           || ws->out_bytes + ws->held_bytes + len > ws->conf->ws_max_output;
+}
+
+
+/* A replay may add a frame of len: the queue is empty, or below half its
+ * bounds (the other half is for live events and answers). */
+static ngx_uint_t
+ngx_http_pattern_rt_ws_room(ngx_http_pattern_rt_ws_t *ws, size_t len)
+{
+    return ws->out_frames == 0
+           || (ws->out_frames < ws->conf->ws_max_frames / 2
+               && ws->out_bytes + len <= ws->conf->ws_max_output / 2);
+}
+
+
+static void
+ngx_http_pattern_rt_ws_append(ngx_http_pattern_rt_ws_t *ws,
+    ngx_http_pattern_rt_out_t *o, ngx_http_pattern_rt_frame_t *f,
+    ngx_http_pattern_rt_sub_t *progress_of)
+{
+    o->frame = f;
+    o->sent = 0;
+    o->progress_of = progress_of;
+    f->refs++;
+    ngx_queue_insert_tail(&ws->out, &o->queue);
+    ws->out_bytes += f->len;
+    ws->out_frames++;
+
+    if (progress_of) {
+        progress_of->queued_progress = o;
+    }
 }
 
 
@@ -243,11 +304,11 @@ ngx_http_pattern_rt_ws_queue(ngx_http_pattern_rt_ws_t *ws,
     }
 
     if (ngx_http_pattern_rt_ws_over(ws, f->len)) {
-        /* a replay queues many frames at once: what the socket takes
-         * now does not count against the reader */
-        ngx_http_pattern_rt_ws_flush(ws);
-
-        if (ws->done || ngx_http_pattern_rt_ws_over(ws, f->len)) {
+        /* a burst queues many frames at once: what the socket takes now
+         * does not count against the reader */
+        if (ngx_http_pattern_rt_ws_send_out(ws) != NGX_OK
+            || ngx_http_pattern_rt_ws_over(ws, f->len))
+        {
             return NGX_DECLINED;
         }
     }
@@ -257,17 +318,7 @@ ngx_http_pattern_rt_ws_queue(ngx_http_pattern_rt_ws_t *ws,
         return NGX_DECLINED;
     }
 
-    o->frame = f;
-    o->sent = 0;
-    o->progress_of = progress_of;
-    f->refs++;
-    ngx_queue_insert_tail(&ws->out, &o->queue);
-    ws->out_bytes += f->len;
-    ws->out_frames++;
-
-    if (progress_of) {
-        progress_of->queued_progress = o;
-    }
+    ngx_http_pattern_rt_ws_append(ws, o, f, progress_of);
 
     return NGX_OK;
 }
@@ -567,35 +618,53 @@ ngx_http_pattern_rt_sub_deliver(ngx_http_pattern_rt_sub_t *sub,
 {
     ngx_http_pattern_rt_held_t  *h;
 
+    ngx_http_pattern_rt_ws_t    *ws;
+
+    ws = sub->ws;
+
     if (seq <= sub->last_seq) {
         return NGX_OK;                  /* replayed already */
     }
 
-    if (sub->call) {
-        /* the engine has not answered the subscribe yet: hold it */
+    if (sub->state == NGX_HTTP_PATTERN_RT_SUB_LIVE) {
+        sub->last_seq = seq;
+        return ngx_http_pattern_rt_ws_queue(ws, f, coalesce ? sub : NULL);
+    }
+
+    /* held until what is replayed before it has gone out */
+
+    if (sub->state == NGX_HTTP_PATTERN_RT_SUB_ASKED) {
+        /* the engine, not the reader, is what is waited for */
         if (sub->nheld >= NGX_HTTP_PATTERN_RT_WS_HELD) {
             sub->overflowed = 1;
             return NGX_OK;
         }
 
-        h = ngx_alloc(sizeof(ngx_http_pattern_rt_held_t),
-                      sub->ws->request->connection->log);
-        if (h == NULL) {
-            sub->overflowed = 1;
-            return NGX_OK;
+    } else if (ngx_http_pattern_rt_ws_over(ws, f->len)) {
+        /* waiting for the socket: a live event the reader cannot take */
+        if (ngx_http_pattern_rt_ws_send_out(ws) != NGX_OK
+            || ngx_http_pattern_rt_ws_over(ws, f->len))
+        {
+            return NGX_DECLINED;
         }
+    }
 
-        h->seq = seq;
-        h->frame = f;
-        f->refs++;
-        ngx_queue_insert_tail(&sub->held, &h->queue);
-        sub->nheld++;
+    h = ngx_alloc(sizeof(ngx_http_pattern_rt_held_t),
+                  ws->request->connection->log);
+    if (h == NULL) {
+        sub->overflowed = 1;
         return NGX_OK;
     }
 
-    sub->last_seq = seq;
+    h->seq = seq;
+    h->frame = f;
+    f->refs++;
+    ngx_queue_insert_tail(&sub->held, &h->queue);
+    sub->nheld++;
+    ws->held_frames++;
+    ws->held_bytes += f->len;
 
-    return ngx_http_pattern_rt_ws_queue(sub->ws, f, coalesce ? sub : NULL);
+    return NGX_OK;
 }
 
 
@@ -721,20 +790,26 @@ ngx_http_pattern_rt_ws_find_sub(ngx_http_pattern_rt_ws_t *ws,
 
 
 static void
+ngx_http_pattern_rt_held_free(ngx_http_pattern_rt_sub_t *sub,
+    ngx_http_pattern_rt_held_t *h)
+{
+    ngx_queue_remove(&h->queue);
+    sub->nheld--;
+    sub->ws->held_frames--;
+    sub->ws->held_bytes -= h->frame->len;
+    ngx_http_pattern_rt_frame_unref(h->frame);
+    ngx_free(h);
+}
+
+
+static void
 ngx_http_pattern_rt_sub_drop_held(ngx_http_pattern_rt_sub_t *sub)
 {
-    ngx_queue_t                 *q;
-    ngx_http_pattern_rt_held_t  *h;
-
     while (!ngx_queue_empty(&sub->held)) {
-        q = ngx_queue_head(&sub->held);
-        h = ngx_queue_data(q, ngx_http_pattern_rt_held_t, queue);
-        ngx_queue_remove(q);
-        ngx_http_pattern_rt_frame_unref(h->frame);
-        ngx_free(h);
+        ngx_http_pattern_rt_held_free(sub,
+            ngx_queue_data(ngx_queue_head(&sub->held),
+                           ngx_http_pattern_rt_held_t, queue));
     }
-
-    sub->nheld = 0;
 }
 
 
@@ -758,6 +833,15 @@ ngx_http_pattern_rt_ws_unsub(ngx_http_pattern_rt_sub_t *sub)
         sub->queued_progress = NULL;
     }
 
+    if (sub->replay) {
+        ngx_free(sub->replay);
+        sub->replay = NULL;
+    }
+
+    if (sub->state != NGX_HTTP_PATTERN_RT_SUB_LIVE) {
+        ngx_queue_remove(&sub->in_pending);
+    }
+
     ngx_http_pattern_rt_sub_drop_held(sub);
     ngx_queue_remove(&sub->in_conn);
     ngx_queue_remove(&sub->in_stream);
@@ -767,86 +851,220 @@ ngx_http_pattern_rt_ws_unsub(ngx_http_pattern_rt_sub_t *sub)
 }
 
 
-/* The engine answered a subscribe: its lines, then what was held. */
+/*
+ * The engine answered a subscribe. Its lines (subscribed, the replayed
+ * events, an E_GAP) and then the events held meanwhile go out as the socket
+ * drains (ngx_http_pattern_rt_ws_pump); a 404 or a failure ends the
+ * subscription.
+ */
 static ngx_int_t
 ngx_http_pattern_rt_ws_subscribed(ngx_http_request_t *r,
     ngx_http_pattern_rt_ctx_t *ctx)
 {
     u_char                      *p, *end, *nl;
-    uint64_t                     seq;
     ngx_uint_t                   status;
-    ngx_queue_t                 *q;
     ngx_http_pattern_rt_ws_t    *ws;
     ngx_http_pattern_rt_sub_t   *sub;
-    ngx_http_pattern_rt_held_t  *h;
 
     sub = ctx->data;
     ws = sub->ws;
     sub->call = NULL;
+    status = ctx->status;
 
-    if (ctx->status != 200 && ctx->status != 404) {
-        ngx_http_pattern_rt_ws_error(ws, ctx->status == 504 ? "E_TIMEOUT"
-                                                           : "E_ENGINE_DOWN",
-                                     "subscription failed: the engine did "
-                                     "not answer");
-        if (ctx->body) {
-            ngx_free(ctx->body);
-        }
+    if (status == 200 && ctx->body) {
+        sub->replay = ctx->body;
+        sub->replay_pos = 0;
+        sub->replay_len = ctx->body_len;
+        sub->state = NGX_HTTP_PATTERN_RT_SUB_REPLAYING;
         ngx_free(ctx);
-        ngx_http_pattern_rt_ws_unsub(sub);
         ngx_http_pattern_rt_ws_flush(ws);
         return NGX_OK;
     }
 
-    /* one JSON message per line: subscribed, replayed events, or errors */
-    p = ctx->body;
-    end = ctx->body + ctx->body_len;
+    if (status == 404) {
+        /* its error line: small, sent as it is */
+        p = ctx->body;
+        end = ctx->body + ctx->body_len;
 
-    for ( /* void */ ; p < end; p = nl + 1) {
+        for ( /* void */ ; p && p < end; p = nl + 1) {
+            nl = ngx_strlchr(p, end, '\n');
+            if (nl == NULL) {
+                nl = end;
+            }
+
+            if (nl > p) {
+                ngx_http_pattern_rt_ws_send_text(ws, p, nl - p);
+            }
+        }
+
+    } else if (status != 200) {
+        ngx_http_pattern_rt_ws_error(ws, status == 504 ? "E_TIMEOUT"
+                                                           : "E_ENGINE_DOWN",
+                                     "subscription failed: the engine did "
+                                     "not answer");
+    }
+
+    if (ctx->body) {
+        ngx_free(ctx->body);
+    }
+    ngx_free(ctx);
+
+    if (status == 200) {
+        /* an empty answer: nothing to replay */
+        sub->state = NGX_HTTP_PATTERN_RT_SUB_REPLAYING;
+    } else {
+        ngx_http_pattern_rt_ws_unsub(sub);
+    }
+
+    ngx_http_pattern_rt_ws_flush(ws);
+    return NGX_OK;
+}
+
+
+/* Asks the engine for a waiting subscription (the head of `pending`). */
+static ngx_int_t
+ngx_http_pattern_rt_ws_ask(ngx_http_pattern_rt_sub_t *sub)
+{
+    prt_error_t                   err;
+    prt_req_subscribe_t           req;
+    ngx_http_pattern_rt_ws_t     *ws;
+    ngx_http_pattern_rt_ctx_t    *ctx;
+
+    ws = sub->ws;
+
+    ctx = ngx_calloc(sizeof(ngx_http_pattern_rt_ctx_t),
+                     ws->request->connection->log);
+    if (ctx == NULL) {
+        ngx_http_pattern_rt_ws_unsub(sub);
+        ngx_http_pattern_rt_ws_error(ws, "E_INTERNAL", "out of memory");
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(&req, sizeof(prt_req_subscribe_t));
+    ngx_memcpy(req.job_id, sub->stream->job_id, PRT_JOB_ID_SIZE);
+    req.stream = sub->kind;
+    req.has_since = sub->has_since;
+    req.since = sub->since;
+
+    ctx->request = ws->request;
+    ctx->keep = 1;
+    ctx->data = sub;
+    ctx->done = ngx_http_pattern_rt_ws_subscribed;
+    sub->call = ctx;
+    sub->state = NGX_HTTP_PATTERN_RT_SUB_ASKED;
+
+    err = ngx_http_pattern_rt_engine_send(ws->request, ctx,
+                                          PRT_MSG_SUBSCRIBE, &req,
+                                          sizeof(prt_req_subscribe_t));
+    if (err != PRT_OK) {
+        sub->call = NULL;
+        ngx_free(ctx);
+        ngx_http_pattern_rt_ws_unsub(sub);
+        ngx_http_pattern_rt_ws_error(ws, prt_error_name(err),
+                                     err == PRT_E_ENGINE_DOWN
+                                     ? "engine is not running"
+                                     : "engine request queue is full");
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Queues what a replaying subscription has left while the queue has room;
+ * NGX_AGAIN when it must wait for the socket, NGX_OK when all is out and
+ * the subscription is live.
+ */
+static ngx_int_t
+ngx_http_pattern_rt_ws_replay(ngx_http_pattern_rt_sub_t *sub,
+    ngx_uint_t *queued)
+{
+    u_char                       *p, *end, *nl;
+    size_t                        len;
+    uint64_t                      seq;
+    ngx_http_pattern_rt_ws_t     *ws;
+    ngx_http_pattern_rt_out_t    *o;
+    ngx_http_pattern_rt_held_t   *h;
+    ngx_http_pattern_rt_frame_t  *f;
+
+    ws = sub->ws;
+    end = sub->replay + sub->replay_len;
+
+    /* one JSON message per line */
+    while (sub->replay && sub->replay_pos < sub->replay_len) {
+        p = sub->replay + sub->replay_pos;
         nl = ngx_strlchr(p, end, '\n');
         if (nl == NULL) {
             nl = end;
         }
 
         if (nl > p) {
-            ngx_http_pattern_rt_ws_send_text(ws, p, nl - p);
+            len = nl - p + NGX_HTTP_PATTERN_RT_WS_HEADER_MAX;
+
+            if (!ngx_http_pattern_rt_ws_room(ws, len)) {
+                return NGX_AGAIN;
+            }
+
+            f = ngx_http_pattern_rt_frame(NGX_HTTP_PATTERN_RT_WS_OP_TEXT, p,
+                                          nl - p, ws->request->connection->log);
+            o = ngx_alloc(sizeof(ngx_http_pattern_rt_out_t),
+                          ws->request->connection->log);
+            if (f == NULL || o == NULL) {
+                if (f) {
+                    ngx_free(f);
+                }
+                ngx_free(o);
+                ngx_http_pattern_rt_ws_close(ws,
+                    NGX_HTTP_PATTERN_RT_WS_CLOSE_INTERNAL, "out of memory");
+                return NGX_AGAIN;
+            }
+
+            ngx_http_pattern_rt_ws_append(ws, o, f, NULL);
+            (*queued)++;
 
             seq = ngx_http_pattern_rt_line_seq(p, nl - p);
             if (seq > sub->last_seq) {
                 sub->last_seq = seq;
             }
         }
+
+        sub->replay_pos = nl - sub->replay + 1;
     }
 
-    status = ctx->status;
-    if (ctx->body) {
-        ngx_free(ctx->body);
-    }
-    ngx_free(ctx);
-
-    if (status == 404) {
-        ngx_http_pattern_rt_ws_unsub(sub);
-        ngx_http_pattern_rt_ws_flush(ws);
-        return NGX_OK;
+    if (sub->replay) {
+        ngx_free(sub->replay);
+        sub->replay = NULL;
     }
 
+    /* then the live events held meanwhile, those not replayed */
     while (!ngx_queue_empty(&sub->held)) {
-        q = ngx_queue_head(&sub->held);
-        h = ngx_queue_data(q, ngx_http_pattern_rt_held_t, queue);
+        h = ngx_queue_data(ngx_queue_head(&sub->held),
+                           ngx_http_pattern_rt_held_t, queue);
 
         if (h->seq > sub->last_seq) {
-            if (ngx_http_pattern_rt_ws_queue(ws, h->frame, NULL) != NGX_OK) {
-                ngx_http_pattern_rt_ws_slow(ws);
+            if (!ngx_http_pattern_rt_ws_room(ws, h->frame->len)) {
+                return NGX_AGAIN;
             }
+
+            o = ngx_alloc(sizeof(ngx_http_pattern_rt_out_t),
+                          ws->request->connection->log);
+            if (o == NULL) {
+                ngx_http_pattern_rt_ws_close(ws,
+                    NGX_HTTP_PATTERN_RT_WS_CLOSE_INTERNAL, "out of memory");
+                return NGX_AGAIN;
+            }
+
+            ngx_http_pattern_rt_ws_append(ws, o, h->frame, NULL);
+            (*queued)++;
             sub->last_seq = h->seq;
         }
 
-        ngx_queue_remove(q);
-        ngx_http_pattern_rt_frame_unref(h->frame);
-        ngx_free(h);
+        ngx_http_pattern_rt_held_free(sub, h);
     }
 
-    sub->nheld = 0;
+    ngx_queue_remove(&sub->in_pending);
+    sub->state = NGX_HTTP_PATTERN_RT_SUB_LIVE;
 
     if (sub->overflowed) {
         sub->overflowed = 0;
@@ -855,18 +1073,55 @@ ngx_http_pattern_rt_ws_subscribed(ngx_http_request_t *r,
                                      "refetch over REST");
     }
 
-    ngx_http_pattern_rt_ws_flush(ws);
     return NGX_OK;
 }
 
 
+/*
+ * Moves the pending subscriptions on, in order: asks the engine for the
+ * next one, or queues more of the replay being sent. Returns how many
+ * frames it queued.
+ */
+static ngx_uint_t
+ngx_http_pattern_rt_ws_pump(ngx_http_pattern_rt_ws_t *ws)
+{
+    ngx_uint_t                  queued;
+    ngx_http_pattern_rt_sub_t  *sub;
+
+    queued = 0;
+
+    while (!ws->done && !ws->closing && !ngx_queue_empty(&ws->pending)) {
+        sub = ngx_queue_data(ngx_queue_head(&ws->pending),
+                             ngx_http_pattern_rt_sub_t, in_pending);
+
+        switch (sub->state) {
+
+        case NGX_HTTP_PATTERN_RT_SUB_WAITING:
+            if (ngx_http_pattern_rt_ws_ask(sub) == NGX_OK) {
+                return queued;          /* the engine answers later */
+            }
+            break;                      /* told and dropped: the next */
+
+        case NGX_HTTP_PATTERN_RT_SUB_REPLAYING:
+            if (ngx_http_pattern_rt_ws_replay(sub, &queued) != NGX_OK) {
+                return queued;          /* the socket must drain first */
+            }
+            break;
+
+        default:                        /* asked */
+            return queued;
+        }
+    }
+
+    return queued;
+}
+
+
+/* Registered now, asked when the subscriptions before it are answered. */
 static void
 ngx_http_pattern_rt_ws_subscribe(ngx_http_pattern_rt_ws_t *ws,
     const prt_ws_msg_t *m)
 {
-    prt_error_t                   err;
-    prt_req_subscribe_t           req;
-    ngx_http_pattern_rt_ctx_t    *ctx;
     ngx_http_pattern_rt_sub_t    *sub;
     ngx_http_pattern_rt_stream_t *s;
 
@@ -884,13 +1139,10 @@ ngx_http_pattern_rt_ws_subscribe(ngx_http_pattern_rt_ws_t *ws,
 
     sub = ngx_calloc(sizeof(ngx_http_pattern_rt_sub_t),
                      ws->request->connection->log);
-    ctx = ngx_calloc(sizeof(ngx_http_pattern_rt_ctx_t),
-                     ws->request->connection->log);
     s = ngx_http_pattern_rt_stream_get(ws->eng->ws_hub, m->stream, m->job_id,
                                        ws->request->connection->log);
-    if (sub == NULL || ctx == NULL || s == NULL) {
+    if (sub == NULL || s == NULL) {
         ngx_free(sub);
-        ngx_free(ctx);
         ngx_http_pattern_rt_ws_error(ws, "E_INTERNAL", "out of memory");
         return;
     }
@@ -898,37 +1150,18 @@ ngx_http_pattern_rt_ws_subscribe(ngx_http_pattern_rt_ws_t *ws,
     sub->ws = ws;
     sub->stream = s;
     sub->kind = m->stream;
-    sub->last_seq = m->has_since ? m->since : 0;
+    sub->has_since = m->has_since;
+    sub->since = m->has_since ? m->since : 0;
+    sub->last_seq = sub->since;
     ngx_queue_init(&sub->held);
     ngx_queue_insert_tail(&ws->subs, &sub->in_conn);
     ngx_queue_insert_tail(&s->subs, &sub->in_stream);
     ws->nsubs++;
 
-    ngx_memzero(&req, sizeof(prt_req_subscribe_t));
-    ngx_memcpy(req.job_id, m->job_id, PRT_JOB_ID_SIZE);
-    req.stream = m->stream;
-    req.has_since = m->has_since;
-    req.since = m->since;
-
-    /* registered before asking: nothing published meanwhile is missed */
-    ctx->request = ws->request;
-    ctx->keep = 1;
-    ctx->data = sub;
-    ctx->done = ngx_http_pattern_rt_ws_subscribed;
-    sub->call = ctx;
-
-    err = ngx_http_pattern_rt_engine_send(ws->request, ctx,
-                                          PRT_MSG_SUBSCRIBE, &req,
-                                          sizeof(prt_req_subscribe_t));
-    if (err != PRT_OK) {
-        sub->call = NULL;
-        ngx_free(ctx);
-        ngx_http_pattern_rt_ws_unsub(sub);
-        ngx_http_pattern_rt_ws_error(ws, prt_error_name(err),
-                                     err == PRT_E_ENGINE_DOWN
-                                     ? "engine is not running"
-                                     : "engine request queue is full");
-    }
+    /* registered before asking: nothing published meanwhile is missed;
+     * asked by ngx_http_pattern_rt_ws_pump from the flush that follows */
+    sub->state = NGX_HTTP_PATTERN_RT_SUB_WAITING;
+    ngx_queue_insert_tail(&ws->pending, &sub->in_pending);
 }
 
 
@@ -1160,8 +1393,9 @@ ngx_http_pattern_rt_ws_read(ngx_http_request_t *r)
 /* ---- writing ---------------------------------------------------------- */
 
 
-static void
-ngx_http_pattern_rt_ws_flush(ngx_http_pattern_rt_ws_t *ws)
+/* Writes what the socket takes; NGX_ERROR when the connection ended. */
+static ngx_int_t
+ngx_http_pattern_rt_ws_send_out(ngx_http_pattern_rt_ws_t *ws)
 {
     ssize_t                     n;
     ngx_queue_t                *q;
@@ -1171,7 +1405,7 @@ ngx_http_pattern_rt_ws_flush(ngx_http_pattern_rt_ws_t *ws)
     c = ws->request->connection;
 
     if (ws->done) {
-        return;
+        return NGX_ERROR;
     }
 
     while (!ngx_queue_empty(&ws->out) && c->write->ready) {
@@ -1186,7 +1420,7 @@ ngx_http_pattern_rt_ws_flush(ngx_http_pattern_rt_ws_t *ws)
 
         if (n == NGX_ERROR) {
             ngx_http_pattern_rt_ws_finalize(ws);
-            return;
+            return NGX_ERROR;
         }
 
         if (n == NGX_AGAIN) {
@@ -1198,6 +1432,50 @@ ngx_http_pattern_rt_ws_flush(ngx_http_pattern_rt_ws_t *ws)
         if (o->sent == o->frame->len) {
             ngx_http_pattern_rt_ws_out_free(ws, o);
         }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Writes the queue and refills it from pending replays as the socket
+ * drains. A client that reads as fast as we write does not hold the
+ * worker: after NGX_HTTP_PATTERN_RT_WS_PUMPS refills the rest goes out
+ * after the other ready events.
+ */
+static void
+ngx_http_pattern_rt_ws_flush(ngx_http_pattern_rt_ws_t *ws)
+{
+    ngx_uint_t         pumps;
+    ngx_connection_t  *c;
+
+    c = ws->request->connection;
+
+    for (pumps = 0; /* void */ ; pumps++) {
+
+        if (ngx_http_pattern_rt_ws_send_out(ws) != NGX_OK) {
+            return;
+        }
+
+        if (ngx_queue_empty(&ws->pending) || ws->closing) {
+            break;
+        }
+
+        if (pumps == NGX_HTTP_PATTERN_RT_WS_PUMPS) {
+            if (c->write->ready && !c->write->posted) {
+                ngx_post_event(c->write, &ngx_posted_events);
+            }
+            break;
+        }
+
+        if (ngx_http_pattern_rt_ws_pump(ws) == 0) {
+            break;
+        }
+    }
+
+    if (ws->done) {
+        return;
     }
 
     if (ngx_queue_empty(&ws->out) && ws->closing) {
@@ -1705,6 +1983,7 @@ ngx_http_pattern_rt_ws_start(ngx_http_request_t *r,
     ws->rbuf = eng->ws_hub->rbuf;
     ngx_queue_init(&ws->subs);
     ngx_queue_init(&ws->out);
+    ngx_queue_init(&ws->pending);
     ngx_queue_insert_tail(&eng->ws_hub->conns, &ws->in_hub);
     eng->ws_hub->nconns++;
     eng->ws_hub->accepted++;

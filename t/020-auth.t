@@ -411,7 +411,9 @@ WWW-Authenticate: Bearer realm="pattern-rt"
 --- error_code eval
 [403, 401, 401, 200]
 --- response_body_like eval
-[qr/403 Forbidden/, qr/401 Authorization Required/, qr/E_UNAUTHORIZED/,
+[qr/"code":"E_FORBIDDEN","message":"access denied"/,
+ qr/"code":"E_UNAUTHORIZED","message":"authentication required"/,
+ qr/"code":"E_UNAUTHORIZED","message":"authorization required: /,
  qr/"status":"ok"/]
 
 

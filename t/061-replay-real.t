@@ -23,8 +23,8 @@ use IPC::Run ();
 use JSON::PP ();
 use Time::Local qw(timegm);
 
-use PatternRT::Jobs qw(call_api close_enough ny_local iso_z get_json
-                       history_all replay_command);
+use PatternRT::Jobs qw(call_api close_enough ny_local ny_instant iso_z
+                       get_json history_all replay_command);
 
 our $FIXTURES = $ENV{TEST_PRT_FIXTURES} // '';
 plan(skip_all => "no real-qc fixture ($FIXTURES/real-qc): the real bars "
@@ -253,19 +253,26 @@ sub prediction_problems {
         if @later || $t + 60 > $scan;
 
     my $due = $t + $h * 60;
+    # the minute waited for: t+h, or the day's last minute (19:59 ET on
+    # the ordinary days replayed here) when t+h lies past the day's end
+    my ($date) = ny_local($t);
+    my $last_minute = ny_instant($date, '20:00') - 60;
+    my $u = $due < $last_minute ? $due : $last_minute;
     my $v = $x->{verification} // '';
     if ($live) {
-        # only the replayed bars are in the store: due once a bar at or
-        # after t+h came, or the clock passed t+h+grace
-        my $due_now = $bars->[-1]{start} >= $due
-                      || $end_clock >= $due + $GRACE_S;
+        # only the replayed bars are in the store: read once the clock
+        # reached t+h, due once a bar at or after u came, or the clock
+        # passed the end of minute u plus the grace
+        my $due_now = $end_clock >= $due
+                      && ($bars->[-1]{start} >= $u
+                          || $end_clock >= $u + 60 + $GRACE_S);
         push @p, "$id: $v, but due is " . ($due_now ? 'yes' : 'no')
                  . ' at the end clock ' . iso_z($end_clock)
             if ($v eq 'pending') == $due_now;
     } elsif ($v eq 'pending') {
-        push @p, "$id: still pending although t+h+grace is before the "
-                 . 'clock ' . iso_z($end_clock)
-            if $due + $GRACE_S <= $end_clock;
+        push @p, "$id: still pending although t+h+1min+grace is before "
+                 . 'the clock ' . iso_z($end_clock)
+            if $end_clock >= $due && $u + 60 + $GRACE_S <= $end_clock;
     }
     if ($v eq 'unverifiable') {
         push @p, "$id: unverifiable without E_PRICE"

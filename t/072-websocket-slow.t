@@ -19,6 +19,11 @@
 #   E_GAP           --event_history_per_stream 2: since older than the
 #                   history, an engine restart (the connected clients are
 #                   told, an old since after it)
+#   pipelined       Python's `websockets` client sends 12 subscribes with
+#                   since 0 back to back through small kernel buffers: every
+#                   kept event of the 12 streams arrives, none twice, no
+#                   close; a client asking the same and then not reading
+#                   while live events come is still closed 1008
 #
 # The engine runs on the demo fixture with the `feed` clock; events come
 # from jobs and from the fixture's bars posted through POST /bars.
@@ -33,6 +38,7 @@ use PatternRT::WebSocket;
 use PatternRT::WSEvents qw(
     flat_day post_minute feed_clock price_event_count replay_events
     connections_per_process verification_problems wait_connected
+    client_command start_client finish_client client_messages
 );
 
 our $FIXTURES = $ENV{TEST_PRT_FIXTURES} // '';
@@ -453,3 +459,82 @@ $w2->send_json({type => 'subscribe', job_id => $id});
 $s = $w2->next_message(3);
 is($s && $s->{type}, 'subscribed', 'without since: subscribed');
 ok(!$w2->next_message(0.5), 'without since: no E_GAP');
+
+
+
+=== TEST 7: 12 subscribes with since 0 pipelined by a real client through small buffers: every kept event replayed, no close; a slow reader is still closed
+--- workers: 1
+--- config
+    # small kernel buffers on both sides: the replays wait in the module's
+    # queue, not in the kernel, however fast the client reads
+    listen 127.0.0.2:$TEST_NGINX_PORT sndbuf=4k;
+    location /ws/pattern-realtime {
+        pattern_rt_websocket;
+    }
+    location /ws/small-queue {
+        pattern_rt_websocket;
+        pattern_rt_ws_max_output 128k;
+        pattern_rt_ws_max_frames 32;
+    }
+    location / {
+        pattern_rt_api;
+    }
+--- post_request
+my ($cmd, $why) = client_command('python');
+SKIP: {
+    skip "python client: $why", 6 unless $cmd;
+    clock_on_trading_minute();
+    my @ids = map { run_job({symbols => \@TICKERS, horizon => 60})->{job_id} }
+              1 .. 12;
+    wait_job($_, 30) for @ids;
+    # what the engine keeps of each job stream, through the default location
+    my %history = map {
+        my $id = $_;
+        ($id => [map { $_->{seq} } replay_events(server_port(),
+                     sub { $_[0]{type} eq 'job_complete' }, job_id => $id)]);
+    } @ids;
+    my $total = 0;
+    $total += @{ $history{$_} } for @ids;
+    ok($total > 10 * 32, "$total kept events in the 12 job streams, more than "
+       . '10 times pattern_rt_ws_max_frames (32)');
+    my $before = ws_health()->{slow_closed};
+
+    my $url = 'ws://127.0.0.2:' . server_port() . '/ws/small-queue';
+    my $c = start_client('python', $url, (map { ('--job', $_) } @ids),
+                         '--since', 0, '--until', "events:$total",
+                         '--rcvbuf', 4096, '--timeout', 60);
+    my $run = finish_client($c, 90);
+    is($run->{code}, 0, 'the client got them all and was not closed')
+        or diag($run->{err} . substr($JSON->encode([
+            grep { defined } @{ $run->{records} }[-3 .. -1]]), 0, 1000));
+    my (%got, @answers);
+    for my $pair (client_messages($run)) {
+        my $m = $pair->[1];
+        push @answers, $m if ($m->{type} // '') eq 'subscribed';
+        push @{ $got{$m->{job_id}} }, $m->{seq} if defined $m->{seq};
+    }
+    is(scalar @answers, 12, 'twelve subscribed answers');
+    my @bad = grep { join(',', @{ $got{$_} || [] }) ne join(',', @{ $history{$_} }) }
+              @ids;
+    ok(!@bad, 'each job: exactly its kept events, in order, nothing twice')
+        or diag(join "\n", map { "$_: got " . scalar(@{ $got{$_} || [] })
+                                 . ' of ' . scalar(@{ $history{$_} }) } @bad);
+    is(ws_health()->{slow_closed}, $before, 'no slow consumer counted');
+
+    # a reader that stops reading while live events come is still closed
+    my $slow = ws(host => '127.0.0.2', rcvbuf => 4096, path => '/ws/small-queue');
+    $slow->send_json({type => 'subscribe', job_id => $_, since => 0}) for @ids;
+    $slow->send_json({type => 'subscribe', channel => 'prices'});
+    my $n = 0;
+    for my $i (1 .. 5) {
+        my $id = run_job({symbols => \@TICKERS, horizon => 60})->{job_id};
+        $slow->send_json({type => 'subscribe', job_id => $id});
+        wait_job($id, 30);
+        $n = ws_health()->{slow_closed} - $before;
+        last if $n > 0;
+    }
+    ok($n > 0, 'a client that asked for the same replays and then stops '
+       . 'reading while live events come is closed as a slow consumer');
+}
+--- error_log
+too slow

@@ -95,6 +95,15 @@ prt_api_error(prt_engine_t *e, const prt_reply_t *to, prt_error_t code,
     const char  *body;
     size_t       len;
 
+    /* an internal error's text is for the log: it names stores, files and
+     * library errors a client has no use for */
+    if (code == PRT_E_INTERNAL) {
+        prt_error("internal error answered to slot %u: %s", to->slot,
+                  message);
+        message = PRT_INTERNAL_MESSAGE;
+        field = NULL;
+    }
+
     if (prt_json_init(&j) != 0) {
         return;
     }

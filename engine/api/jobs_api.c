@@ -228,7 +228,7 @@ read_run(prt_task_t *task)
     if (rc != 0) {
         prt_error("reading the job store: %s", prt_kv_errmsg());
         prt_json_reset(&t->json);
-        prt_json_error(&t->json, "E_INTERNAL", "job store read failed", NULL);
+        prt_json_error(&t->json, "E_INTERNAL", PRT_INTERNAL_MESSAGE, NULL);
         t->status = 500;
     } else if (!c.found) {
         prt_json_reset(&t->json);

@@ -21,8 +21,10 @@ static const opt_t options[] = {
     OPT(data_dir, OPT_STR, "engine state: index/, bars/, store/ (default var/data)"),
     OPT(socket, OPT_STR, "unix socket the nginx workers connect to (default <data_dir>/engine.sock)"),
     OPT(socket_mode, OPT_OCTAL, "permissions of the socket file (default 0660)"),
+    OPT(socket_group, OPT_STR, "group given the socket file, e.g. www-data (default: the engine's group)"),
     OPT(clock, OPT_STR, "real | feed | an ISO-8601 instant (default real)"),
     OPT(log_level, OPT_STR, "error | warn | info | debug (default info)"),
+    OPT(log_format, OPT_STR, "text | json: one JSON object per line (default text)"),
     OPT(max_workers, OPT_SIZE, "worker slots in shared memory (default 32)"),
     OPT(request_ring, OPT_SIZE, "bytes per request ring, power of two (default 4m)"),
     OPT(response_ring, OPT_SIZE, "bytes per response ring, power of two (default 4m)"),
@@ -38,7 +40,7 @@ static const opt_t options[] = {
     OPT(max_bar_age_s, OPT_SIZE, "live bars older than this before the clock are rejected (default 604800)"),
     OPT(max_bar_ahead_s, OPT_SIZE, "live bars this far after the clock are rejected (default 120)"),
     OPT(verify_interval_ms, OPT_SIZE, "verification timer period (default 2000)"),
-    OPT(verify_grace_s, OPT_SIZE, "verify without the t+h bar this long after t+h (default 60)"),
+    OPT(verify_grace_s, OPT_SIZE, "wait for a late t+h bar this long after the t+h minute ends (default 60)"),
     OPT(verify_batch, OPT_SIZE, "most predictions one verification pass handles (default 100000)"),
     OPT(event_history, OPT_SIZE, "bytes of events kept for WebSocket replay (default 64m)"),
     OPT(event_history_per_stream, OPT_SIZE, "events kept per job or channel for replay (default 20000)"),
@@ -54,6 +56,7 @@ prt_config_defaults(prt_config_t *c)
     c->socket_mode = 0660;
     c->clock = strdup("real");
     c->log_level = strdup("info");
+    c->log_format = strdup("text");
     c->max_workers = 32;
     c->request_ring = 4 << 20;     /* several 10,000-bar batches (800 KB each) */
     c->response_ring = 4 << 20;

@@ -14,8 +14,10 @@ typedef struct {
     char      *data_dir;
     char      *socket;
     unsigned   socket_mode;
+    char      *socket_group;
     char      *clock;
     char      *log_level;
+    char      *log_format;
     uint64_t   max_workers;
     uint64_t   request_ring;
     uint64_t   response_ring;

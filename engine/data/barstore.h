@@ -21,10 +21,12 @@
 
 #include "core/kv.h"
 #include "data/bar.h"
+#include "pattern_rt_msg.h"
 
 #define PRT_BS_EINVAL      (-3)
 
-#define PRT_BS_DAY_MAX     84005   /* 2199-12-31; days start at 1970-01-01 */
+#define PRT_BS_DAY_MAX     PRT_DATES_LAST_DAY  /* 2199-12-31; days start at
+                                                  1970-01-01 */
 #define PRT_BS_DAY_BARS    PRT_MINUTES_PER_DAY    /* at most one per minute */
 
 /* Largest encoded value: 16-byte header + 57 bytes per bar at worst. */

@@ -1,6 +1,7 @@
 #include <stdio.h>
 
 #include "pattern_rt_nytime.h"
+#include "core/log.h"
 #include "forecast/window.h"
 
 static void
@@ -44,6 +45,17 @@ window_from_day(prt_query_window_t *w, const char *ticker, int t_max,
     return PRT_OK;
 }
 
+/* The store's text names files and LMDB errors: it goes to the log, and the
+ * reason (which reaches clients in answers and failure records) says only
+ * that the read failed. */
+static prt_error_t
+store_failed(const char *ticker, char *reason, size_t len)
+{
+    prt_error("reading the bars of %s: %s", ticker, prt_barstore_errmsg());
+    snprintf(reason, len, "%s", PRT_INTERNAL_MESSAGE);
+    return PRT_E_INTERNAL;
+}
+
 static prt_error_t
 load_day(prt_barstore_t *bs, const char *ticker, prt_query_window_t *w,
     char *reason, size_t len)
@@ -53,8 +65,7 @@ load_day(prt_barstore_t *bs, const char *ticker, prt_query_window_t *w,
 
     n = prt_barstore_load_day(bs, ticker, w->day, w->bars, PRT_BS_DAY_BARS);
     if (n < 0) {
-        snprintf(reason, len, "bar store: %s", prt_barstore_errmsg());
-        return PRT_E_INTERNAL;
+        return store_failed(ticker, reason, len);
     }
     if (n == 0) {
         prt_format_date(w->day, day, sizeof(day));
@@ -114,8 +125,7 @@ prt_window_latest(prt_barstore_t *bs, const char *ticker, int64_t now_ms,
         rc = c.found;
     }
     if (rc < 0) {
-        snprintf(reason, len, "bar store: %s", prt_barstore_errmsg());
-        return PRT_E_INTERNAL;
+        return store_failed(ticker, reason, len);
     }
     if (rc == 0) {
         snprintf(reason, len, "no bars for %s", ticker);

@@ -128,6 +128,8 @@ server_listen(prt_server_t *srv)
     }
     if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) == -1
         || chmod(sa.sun_path, srv->conf.socket_mode) == -1
+        || (srv->conf.socket_gid != (gid_t) -1
+            && chown(sa.sun_path, (uid_t) -1, srv->conf.socket_gid) == -1)
         || listen(fd, 128) == -1)
     {
         prt_error("listening on %s: %s", sa.sun_path, strerror(errno));

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "core/json.h"
 #include "core/loop.h"
@@ -30,6 +31,7 @@ typedef void (*prt_request_fn)(void *ctx, const prt_reply_t *to,
 typedef struct {
     const char      *socket_path;
     unsigned         socket_mode;        /* e.g. 0660 */
+    gid_t            socket_gid;         /* (gid_t) -1: the engine's own */
     prt_shm_conf_t   shm;
     size_t           max_request;        /* reassembled request bytes */
     size_t           max_queued;         /* response bytes waiting per worker */

@@ -224,6 +224,9 @@ chunk_run(prt_task_t *task)
 static void
 chunk_all_failed(chunk_task_t *t)
 {
+    /* the records say only "internal error" (they reach clients) */
+    prt_error("a scan chunk of %zu symbols could not run (out of memory)",
+              t->scan.n);
     prt_scan_chunk_free(&t->scan);
     t->scan.preds = calloc(1, sizeof(prt_pred_rec_t));
     t->scan.fails = calloc(t->scan.n, sizeof(prt_fail_rec_t));
@@ -238,7 +241,7 @@ chunk_all_failed(chunk_task_t *t)
         f->code = PRT_E_INTERNAL;
         f->bars_since_open = -1;
         f->bars_until_close = -1;
-        snprintf(f->reason, sizeof(f->reason), "engine out of memory");
+        snprintf(f->reason, sizeof(f->reason), "%s", PRT_INTERNAL_MESSAGE);
     }
 }
 

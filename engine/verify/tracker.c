@@ -25,6 +25,7 @@ typedef struct {
 
 struct prt_tracker_s {
     prt_events_t   *events;
+    prt_clock_t    *clock;            /* what is still open at a load */
     prt_json_t      json;             /* reused for every event */
     prt_symtab_t    symbols;          /* symbol -> index into lists */
     open_list_t    *lists;
@@ -33,7 +34,7 @@ struct prt_tracker_s {
 };
 
 prt_tracker_t *
-prt_tracker_new(prt_events_t *events)
+prt_tracker_new(prt_events_t *events, prt_clock_t *clock)
 {
     prt_tracker_t  *t = calloc(1, sizeof(*t));
 
@@ -47,6 +48,7 @@ prt_tracker_new(prt_events_t *events)
         return NULL;
     }
     t->events = events;
+    t->clock = clock;
     return t;
 }
 
@@ -116,6 +118,47 @@ prt_tracker_add(prt_tracker_t *t, const prt_pred_rec_t *preds, size_t n)
         t->open++;
     }
 }
+
+typedef struct {
+    prt_tracker_t  *t;
+    prt_store_t    *store;
+    int64_t         now_ms;
+} load_t;
+
+static int
+load_one(const prt_pred_rec_t *p, void *arg)
+{
+    load_t  *l = arg;
+
+    if (p->due_ms > l->now_ms) {
+        prt_tracker_add(l->t, p, 1);
+    }
+    return 0;
+}
+
+static int
+load_txn(MDB_txn *txn, void *arg)
+{
+    load_t  *l = arg;
+
+    return prt_store_pending_due(l->store, txn, INT64_MAX, load_one, l);
+}
+
+/*
+ * The open predictions live only here and in the store: without this a
+ * restarted engine would verify them but never move their prices. Those
+ * whose horizon the clock has passed are left to the verifier (a feed
+ * clock starts at 0: all of them are open then, and the first bar of a
+ * symbol drops the ones its time has passed, as for live ones).
+ */
+int
+prt_tracker_load(prt_tracker_t *t, prt_store_t *store)
+{
+    load_t  l = { t, store, prt_clock_now_ms(t->clock) };
+
+    return prt_kv_read(prt_store_kv(store), load_txn, &l);
+}
+
 
 /* One price_update, rendered once, on the job's stream and the prices
  * channel. */

@@ -10,17 +10,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clock/clock.h"
 #include "events/events.h"
 #include "jobs/store.h"
 
 typedef struct prt_tracker_s  prt_tracker_t;
 
-/* Price updates go to events. */
-prt_tracker_t *prt_tracker_new(prt_events_t *events);
+/* Price updates go to events; the clock says which predictions are still
+ * open when they are loaded. */
+prt_tracker_t *prt_tracker_new(prt_events_t *events, prt_clock_t *clock);
 void prt_tracker_free(prt_tracker_t *t);
 
 /* Newly committed predictions (their due time after now). */
 void prt_tracker_add(prt_tracker_t *t, const prt_pred_rec_t *preds, size_t n);
+
+/* After a start: every prediction of the store's `pending` ordering (the
+ * open ones of an earlier run). Returns 0, or -1 when the store could not
+ * be read. */
+int prt_tracker_load(prt_tracker_t *t, prt_store_t *store);
 
 /* A bar of symbol closed at price: updates for its open predictions;
  * those whose horizon has passed are dropped. */

@@ -133,26 +133,40 @@ load_day(prt_barstore_t *bs, MDB_txn *txn, const prt_pred_rec_t *p,
 }
 
 /*
- * Due (SPEC 6): a bar starting at or after t+h has arrived, i.e. it has
- * ended by the clock (a store filled ahead of a replay's clock holds bars
- * that have not "arrived" yet), or the clock passed t+h+grace. When t+h is
- * after the day's session end, no bar of that day can come: due once the
- * clock reaches the session's end.
+ * The minute of the day p is verified at: t+h, or the day's last minute
+ * (post close - 1) when t+h lies past the end of the extended session
+ * (SPEC 6: verified at that day's last bar). Sets *u and returns it.
  */
 static int
-is_due(const pass_t *t, const day_cache_t *c, const prt_pred_rec_t *p,
-    int u)
+verify_minute(const day_cache_t *c, const prt_pred_rec_t *p, int *u)
 {
     prt_trading_day_t  td;
     int64_t            day_start = prt_ny_day_start_utc(c->day);
-    int64_t            day_end_ms;
 
     prt_calendar_day(c->day, &td);
-    day_end_ms = (day_start + (int64_t) td.post_close * 60) * 1000;
-    if (p->due_ms > day_end_ms) {
-        return t->now_ms >= day_end_ms;
+    *u = (int) ((p->bar_time - day_start) / 60) + p->horizon;
+    if (*u > td.post_close - 1) {
+        *u = td.post_close - 1;
     }
-    if (t->now_ms >= p->due_ms + t->grace_ms) {
+    return *u;
+}
+
+/*
+ * Due (SPEC 6): a bar of the ticker starting at or after minute u has
+ * arrived, i.e. it has ended by the clock (a store filled ahead of a
+ * replay's clock holds bars that have not "arrived" yet), or the clock has
+ * passed the end of minute u plus the grace. The grace is the time a late
+ * bar is waited for, so it starts when the bar could first exist: a
+ * minute's bars come in several batches, and the first of them moves a
+ * feed clock past the minute while the others are still on their way.
+ */
+static int
+is_due(const pass_t *t, const day_cache_t *c, int u)
+{
+    int64_t  day_start = prt_ny_day_start_utc(c->day);
+    int64_t  u_end_ms = (day_start + (int64_t) u * 60 + 60) * 1000;
+
+    if (t->now_ms >= u_end_ms + t->grace_ms) {
         return 1;
     }
     for (int i = c->n - 1; i >= 0 && c->bars[i].minute >= u; i--) {
@@ -169,11 +183,10 @@ is_due(const pass_t *t, const day_cache_t *c, const prt_pred_rec_t *p,
 static int
 verify_one(pass_t *t, const day_cache_t *c, prt_pred_rec_t *p)
 {
-    int64_t  day_start = prt_ny_day_start_utc(c->day);
-    int      u = (int) ((p->bar_time - day_start) / 60) + p->horizon;
+    int      u;
     double   price;
 
-    if (!is_due(t, c, p, u)) {
+    if (!is_due(t, c, verify_minute(c, p, &u))) {
         return 0;                       /* wait for the bar, or for grace */
     }
     p->verified_at_ms = t->now_ms;
@@ -379,7 +392,9 @@ pass_finish(prt_verifier_t *v, pass_t *t)
 {
     v->publishing = NULL;
     v->running = 0;
-    if (t->full || v->again) {
+    /* a full pass that verified nothing read only predictions waiting for
+     * their bar: running it again now would find the same */
+    if ((t->full && t->out.n) || v->again) {
         v->again = 0;
         verifier_start(v);
     }

@@ -1,9 +1,14 @@
 /*
  * The verification timer (SPEC 6). A prediction (bar t, horizon h) is due
  * once a bar starting at or after t+h has arrived for its ticker, or the
- * clock has passed t+h+grace; it is verified at C(t+h), the close of the
- * latest bar starting at or before t+h in the same trading day (the rule
- * the trajectories use; past 20:00 that is the day's last bar). Without
+ * clock has passed the end of the t+h minute plus the grace
+ * (t+h+1min+grace: the grace is how long a late bar is waited for, counted
+ * from when it could first exist); it is verified at C(t+h), the close of
+ * the latest bar starting at or before t+h in the same trading day (the
+ * rule the trajectories use). When t+h lies past the day's extended
+ * session, the day's last minute takes its place: due once the ticker's
+ * bar of that minute arrived or its end plus the grace passed, verified at
+ * the day's last bar. Without
  * any such price it is closed as unverifiable (E_PRICE), never left
  * pending for ever.
  *

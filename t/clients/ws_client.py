@@ -6,14 +6,17 @@ implementation, not only our own frames.
 
 It subscribes to one job or channel, records every message it receives and
 stops on a condition; the test checks what was recorded. ws_client.js does
-the same with Node's `ws`, with the same options and output.
+the same with Node's `ws`, with the same options and output (one --job,
+no --rcvbuf).
 
   ws_client.py --url ws://127.0.0.1:PORT/ws/pattern-realtime [options]
 
   --run JSON        POST JSON to <http base>/api/pattern-realtime/run first
                     and subscribe to the job it returns (since 0 unless
                     --since is given)
-  --job ID          subscribe to this job
+  --job ID          subscribe to this job; repeated, one subscribe per job,
+                    all sent back to back before anything is read
+                    (pipelined; not with --drop-after)
   --channel NAME    subscribe to this channel (verifications | prices)
   --since N         `since` of the first subscribe
   --drop-after N    after N events (messages with a seq) close the
@@ -28,6 +31,9 @@ the same with Node's `ws`, with the same options and output.
                     the same payload) and {"type":"ping"} (answered pong);
                     a missing answer is recorded with an "error" and the
                     session goes on
+  --rcvbuf N        SO_RCVBUF of the socket before it connects (a small
+                    kernel buffer: what the server sends waits in its own
+                    queue until the client reads, however fast it reads)
   --timeout S       give up after S seconds (exit 1; default 30)
 
 Output, one JSON object per line on stdout:
@@ -42,6 +48,7 @@ stderr), 2 on bad usage.
 import argparse
 import asyncio
 import json
+import socket
 import sys
 import urllib.parse
 import urllib.request
@@ -148,17 +155,28 @@ async def check_pings(ws):
 async def session(args, target, since, number, until, last_seq):
     """One connection: subscribe, read until the condition or the drop.
     Returns (dropped, highest seq seen, the subscription target)."""
-    async with websockets.connect(args.url, max_size=MAX_MESSAGE) as ws:
+    sock = None
+    if args.rcvbuf:
+        u = urllib.parse.urlsplit(args.url)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, args.rcvbuf)
+        sock.connect((u.hostname, u.port or 80))
+    async with websockets.connect(args.url, max_size=MAX_MESSAGE,
+                                  sock=sock) as ws:
         if args.ping and number == 1:
             await check_pings(ws)
         if "run" in target:
             target = {"job_id": post_run(args.url, target["run"])}
             emit({"kind": "job", "job_id": target["job_id"]})
-        text = subscribe_message(target, since)
-        if args.fragment and number == 1:
-            await ws.send(fragments(text))
+        if "job_ids" in target:
+            for job in target["job_ids"]:
+                await ws.send(subscribe_message({"job_id": job}, since))
         else:
-            await ws.send(text)
+            text = subscribe_message(target, since)
+            if args.fragment and number == 1:
+                await ws.send(fragments(text))
+            else:
+                await ws.send(text)
         events = 0
         async for raw in ws:
             m = json.loads(raw)
@@ -182,8 +200,10 @@ async def run(args):
     if args.run:
         target = {"run": args.run}
         since = 0 if args.since is None else args.since
+    elif args.job and len(args.job) > 1:
+        target, since = {"job_ids": args.job}, args.since
     elif args.job:
-        target, since = {"job_id": args.job}, args.since
+        target, since = {"job_id": args.job[0]}, args.since
     else:
         target, since = {"channel": args.channel}, args.since
     until = Until(args.until)
@@ -200,19 +220,22 @@ def main():
     p.add_argument("--url", required=True)
     group = p.add_mutually_exclusive_group(required=True)
     group.add_argument("--run")
-    group.add_argument("--job")
+    group.add_argument("--job", action="append")
     group.add_argument("--channel", choices=("verifications", "prices"))
     p.add_argument("--since", type=int)
     p.add_argument("--drop-after", type=int, default=0)
     p.add_argument("--until", default="job_complete")
     p.add_argument("--fragment", action="store_true")
     p.add_argument("--ping", action="store_true")
+    p.add_argument("--rcvbuf", type=int, default=0)
     p.add_argument("--timeout", type=float, default=30)
     args = p.parse_args()
     try:
         Until(args.until)
     except ValueError as e:
         p.error(str(e))
+    if args.job and len(args.job) > 1 and (args.drop_after or args.fragment):
+        p.error("several --job: not with --drop-after or --fragment")
     try:
         asyncio.run(asyncio.wait_for(run(args), args.timeout))
     except asyncio.TimeoutError:

@@ -348,6 +348,40 @@ test_search_timestamps(void)
                "timestamp \"%s\" rejected", bad[i]);
     }
 
+    /* the accepted range: New York dates 1970-01-01 to 2199-12-31 */
+    static const struct {
+        const char  *text;
+        int          accepted;
+    } range[] = {
+        { "1970-01-01", 1 },                    /* 00:00 EST: 05:00Z */
+        { "1970-01-01T05:00:00Z", 1 },
+        { "1970-01-01T04:59:59.999Z", 0 },      /* 1969-12-31 in New York */
+        { "1970-01-01T00:00:00Z", 0 },
+        { "1969-12-31T23:59:59", 0 },
+        { "1900-01-01T00:00:00", 0 },
+        { "0001-01-01T00:00:00Z", 0 },
+        { "2199-12-31T23:59:59", 1 },
+        { "2200-01-01T04:59:59Z", 1 },          /* 2199-12-31 23:59:59 EST */
+        { "2200-01-01T05:00:00Z", 0 },
+        { "2200-01-01", 0 },
+        { "9999-12-31T23:59:59Z", 0 },
+    };
+
+    for (i = 0; i < sizeof(range) / sizeof(range[0]); i++) {
+        snprintf(member, sizeof(member), "{\"ticker\":\"AAPL\","
+                 "\"timestamp\":\"%s\"}", range[i].text);
+        if (range[i].accepted) {
+            is_ok(search(member, &s, &e), "timestamp %s in range",
+                  range[i].text);
+        } else {
+            is_bad(search(member, &s, &e), &e, "timestamp",
+                   "New York date from 1970-01-01 to 2199-12-31",
+                   "timestamp %s out of range", range[i].text);
+        }
+    }
+    is_bad(search("{\"ticker\":\"AAPL\",\"timestamp\":\"0000-01-01\"}",
+                  &s, &e), &e, "timestamp", "ISO-8601", "year 0 rejected");
+
     is_bad(search("{\"ticker\":\"AAPL\",\"timestamp\":1710498600000}", &s,
                   &e), &e, "timestamp", "must be a string",
            "timestamp as a number rejected");
@@ -377,6 +411,10 @@ test_search_modes(void)
     is_bad(search("{\"ticker\":\"AAPL\",\"mode\":\"realtime\",\"timestamp\":"
                   "\"yesterday\"}", &s, &e), &e, "timestamp", "ISO-8601",
            "realtime: a malformed timestamp is still an error");
+    is_bad(search("{\"ticker\":\"AAPL\",\"mode\":\"realtime\",\"timestamp\":"
+                  "\"1900-01-01T00:00:00\"}", &s, &e), &e, "timestamp",
+           "from 1970-01-01 to 2199-12-31",
+           "realtime: a timestamp out of range is still an error");
 
     is_ok(search("{\"ticker\":\"AAPL\",\"mode\":\"REALTIME\"}", &s, &e),
           "mode is case-insensitive");
@@ -703,6 +741,28 @@ test_fe_historical(void)
                "fe historical: date \"%s\" rejected", bad_date[i]);
     }
 
+    static const struct {
+        const char  *date;
+        int          accepted;
+    } range[] = {
+        { "1970-01-01", 1 }, { "2199-12-31", 1 }, { "1969-12-31", 0 },
+        { "2200-01-01", 0 }, { "1900-01-01", 0 }, { "9999-12-31", 0 },
+        { "0001-01-01", 0 },
+    };
+
+    for (i = 0; i < sizeof(range) / sizeof(range[0]); i++) {
+        snprintf(body, sizeof(body), "{\"symbol\":\"AAPL\",\"date\":\"%s\","
+                 "\"time\":\"10:30\"}", range[i].date);
+        if (range[i].accepted) {
+            is_ok(fe_hist(body, &s, &e), "fe historical: date %s in range",
+                  range[i].date);
+        } else {
+            is_bad(fe_hist(body, &s, &e), &e, "date",
+                   "date must be from 1970-01-01 to 2199-12-31",
+                   "fe historical: date %s out of range", range[i].date);
+        }
+    }
+
     is_bad(fe_hist("{\"symbol\":\"AAPL\",\"date\":\"2024-03-15\",\"time\":"
                    "\"10:30\",\"window_minutes\":15}", &s, &e), &e,
            "window_minutes", "must be 30", "window_minutes 15 rejected");
@@ -897,6 +957,18 @@ test_prices(void)
            "month 13");
     is_bad(prices("date=20240315", &r, &e), &e, "date", "YYYY-MM-DD",
            "date without dashes");
+    is_ok(prices("date=1970-01-01", &r, &e), "prices: first date");
+    is_int(r.day, 0, "prices: 1970-01-01 is day 0");
+    is_ok(prices("date=2199-12-31", &r, &e), "prices: last date");
+    is_int(r.day, 84005, "prices: 2199-12-31 is day 84005");
+    is_bad(prices("date=1969-12-31", &r, &e), &e, "date",
+           "from 1970-01-01 to 2199-12-31", "prices: 1969-12-31");
+    is_bad(prices("date=2200-01-01", &r, &e), &e, "date",
+           "from 1970-01-01 to 2199-12-31", "prices: 2200-01-01");
+    is_bad(prices("date=1900-01-01", &r, &e), &e, "date",
+           "from 1970-01-01 to 2199-12-31", "prices: 1900-01-01");
+    is_bad(prices("date=0000-01-01", &r, &e), &e, "date", "YYYY-MM-DD",
+           "prices: year 0");
     is_bad(prt_req_parse_prices(P, PRT_PRICES_LINE, "A A", 3, NULL, 0, &r,
                                 &e), &e, "symbol", "not a valid symbol",
            "prices: bad symbol");
@@ -1307,6 +1379,15 @@ test_bars_clean(void)
        && ev[1].high == 5 && ev[1].low == 5 && ev[1].index == 1,
        "bars: second event (flat bar, zero volume, extra fields)");
 
+    /* the first and last minutes of New York dates 1970-01-01..2199-12-31 */
+    is_ok(bars("[" BAR("\"v\":1,\"o\":5,\"c\":5,\"h\":5,\"l\":5,"
+                       "\"s\":18000000,\"e\":18060000") ","
+               BAR("\"v\":1,\"o\":5,\"c\":5,\"h\":5,\"l\":5,"
+                   "\"s\":7258136340000,\"e\":7258136400000") "]", 10, &b,
+               &len, &e), "bars: edges of the date range");
+    ok(b->nevents == 2 && b->nrejected == 0,
+       "bars: 1970-01-01 00:00 and 2199-12-31 23:59 ET kept");
+
     is_ok(bars("[]", 10, &b, &len, &e), "bars: empty batch");
     ok(b->nevents == 0 && b->nrejected == 0 && len == sizeof(*b),
        "bars: empty batch is an empty message");
@@ -1323,6 +1404,32 @@ test_bars_clean(void)
     is_bad(bars("[" BAR(OK_FIELDS), 10, &b, &len, &e), &e, "",
            "malformed JSON", "bars: truncated");
     is_bad(bars("", 10, &b, &len, &e), &e, "", "empty", "bars: empty body");
+
+    /* nesting: the batch is level 1, so 31 more levels inside it pass and
+     * the 33rd level refuses the whole batch, as for every other body */
+    {
+        char    deep[200];
+        size_t  n;
+
+        for (n = 32; n <= 33; n++) {
+            memset(deep, '[', n);
+            memset(deep + n, ']', n);
+            deep[2 * n] = '\0';
+            if (n == 32) {
+                is_ok(bars(deep, 10, &b, &len, &e), "bars: 32 levels read");
+                ok(b->nevents == 0 && b->nrejected == 1,
+                   "bars: 32 levels: one element rejected");
+            } else {
+                is_bad(bars(deep, 10, &b, &len, &e), &e, "",
+                       "nested deeper than 32 levels",
+                       "bars: 33 levels refused");
+            }
+        }
+        is_bad(bars("[{\"ev\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]"
+                    "]]]]]]]]]]]]]]]]}]", 10, &b, &len, &e), &e, "",
+               "nested deeper than 32 levels",
+               "bars: 33 levels inside an event refused");
+    }
 }
 
 static void
@@ -1398,6 +1505,21 @@ test_bars_rejections(void)
           "e must be s + 60000" },
         { BAR("\"v\":100,\"o\":10,\"c\":10.5,\"h\":11,\"l\":9.5,"
               "\"s\":9223372036854775808,\"e\":1"), "s must be an integer" },
+        /* New York dates 1970-01-01 (from 05:00Z) to 2199-12-31 */
+        { BAR("\"v\":100,\"o\":10,\"c\":10.5,\"h\":11,\"l\":9.5,"
+              "\"s\":17940000,\"e\":18000000"),
+          "s must fall on a date from 1970-01-01 to 2199-12-31 ET" },
+        { BAR("\"v\":100,\"o\":10,\"c\":10.5,\"h\":11,\"l\":9.5,"
+              "\"s\":0,\"e\":60000"), "s must fall on a date from" },
+        { BAR("\"v\":100,\"o\":10,\"c\":10.5,\"h\":11,\"l\":9.5,"
+              "\"s\":-2208988800000,\"e\":-2208988740000"),
+          "s must fall on a date from" },
+        { BAR("\"v\":100,\"o\":10,\"c\":10.5,\"h\":11,\"l\":9.5,"
+              "\"s\":7258136400000,\"e\":7258136460000"),
+          "s must fall on a date from" },
+        { BAR("\"v\":100,\"o\":10,\"c\":10.5,\"h\":11,\"l\":9.5,"
+              "\"s\":9223372036854660000,\"e\":9223372036854720000"),
+          "s must fall on a date from" },
     };
     size_t                   n = sizeof(cases) / sizeof(cases[0]), i, blen;
     char                    *body;

@@ -45,6 +45,21 @@ sub write_config {
     $self->{workers} = $c{workers};
 }
 
+# Where a block serves the API, the errors nginx raises itself (a malformed
+# request, a URI or header too long...) come back as the API's JSON, as in
+# conf/nginx.conf; a block that sets error_page or pattern_rt_error itself
+# keeps its own.
+our $JSON_ERRORS = <<'CONF';
+
+        error_page 400 401 403 404 405 408 411 413 414 429
+                   500 501 502 503 504 505 /_pattern_rt_error;
+        error_page 494 =431 /_pattern_rt_error;
+        location = /_pattern_rt_error {
+            internal;
+            pattern_rt_error;
+        }
+CONF
+
 sub render_config {
     my ($self, %c) = @_;
 
@@ -56,6 +71,9 @@ sub render_config {
         ? "    pattern_rt_engine $c{engine_socket};\n" : '';
     my ($main_config, $http_config, $config) =
         map { $_ // '' } @c{qw(main_config http_config config)};
+    $config .= $JSON_ERRORS
+        if $c{module} && $config =~ /\bpattern_rt_api\b/
+           && $config !~ /\b(?:error_page|pattern_rt_error)\b/;
 
     return <<"CONF";
 # written by PatternRT::Test for: $c{title}

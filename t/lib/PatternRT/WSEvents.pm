@@ -28,7 +28,8 @@ use PatternRT::Util qw(wait_until);
 use PatternRT::WebSocket;
 
 our @EXPORT_OK = qw(
-    flat_day post_minute feed_clock iso_to_s price_event_count replay_events
+    flat_day bar_at close_at post_minute feed_clock iso_to_s price_event_count
+    replay_events
     connections_per_process wait_connected
     client_command start_client wait_record wait_ready finish_client
     client_messages
