@@ -27,6 +27,7 @@
 #include "tap.h"
 
 #include "clock/clock.h"
+#include "core/log.h"
 #include "core/loop.h"
 #include "core/workq.h"
 #include "data/barstore.h"
@@ -163,6 +164,7 @@ main(void)
     const char          *body;
     size_t               len;
 
+    prt_log_set_level(PRT_LOG_WARN);  /* job lines would clutter the TAP */
     if (mkdtemp(tmp_root) == NULL) {
         printf("Bail out! mkdtemp: %s\n", strerror(errno));
         return 1;
