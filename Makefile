@@ -31,8 +31,10 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN        = -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
               -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 OPT        ?= -O2 -g
-CFLAGS_ALL  = -std=gnu11 $(OPT) $(WARN) -D_GNU_SOURCE -pthread \
-              -Iinclude -Iengine $(PKG_CFLAGS) $(CFLAGS)
+# common/ and ngx_module/ see only include/; the engine sees engine/ too
+CFLAGS_BASE = -std=gnu11 $(OPT) $(WARN) -D_GNU_SOURCE -pthread \
+              -Iinclude $(PKG_CFLAGS) $(CFLAGS)
+CFLAGS_ALL  = $(CFLAGS_BASE) -Iengine
 FAISS_LIBS  = $(BUILD)/libfaiss_c.a /usr/lib/x86_64-linux-gnu/libfaiss.a \
               -fopenmp -lopenblas -llapack
 LIBS        = $(FAISS_LIBS) $(PKG_LIBS) -lstdc++ -lm -pthread
@@ -44,16 +46,20 @@ AVX2_FLAGS  = -mavx2 -mfma -mf16c -mpopcnt
 LIBS_AVX2   = $(BUILD)/libfaiss_c.a $(FAISS_AVX2) -fopenmp -lopenblas -llapack \
               $(PKG_LIBS) -lstdc++ -lm -pthread
 
+# common/: the pure C both the engine and the module are built with
+COMMON_SRC := $(sort $(wildcard common/*.c))
+COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 ENGINE_SRC := $(sort $(wildcard engine/*.c engine/*/*.c))
 ENGINE_CXX := $(sort $(wildcard engine/*/*.cpp))
-ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o) $(ENGINE_CXX:%.cpp=$(BUILD)/%.o)
+ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o) $(ENGINE_CXX:%.cpp=$(BUILD)/%.o) \
+              $(COMMON_OBJ)
 ENGINE_LIB := $(filter-out $(BUILD)/engine/main.o,$(ENGINE_OBJ))
 # Module files that need no nginx headers (frame/request parsers) are also
 # linked into the unit tests: those the preprocessor gets through without
 # nginx's include directories (a literal grep misses headers included
 # through our own headers).
 MODULE_PURE_SRC := $(shell for f in ngx_module/*.c; do \
-                     $(CC) -E $(PKG_CFLAGS) -Iinclude -Iengine -Ingx_module \
+                     $(CC) -E $(PKG_CFLAGS) -Iinclude -Ingx_module \
                      $$f -o /dev/null 2>/dev/null && echo $$f; done)
 MODULE_PURE_OBJ := $(MODULE_PURE_SRC:%.c=$(BUILD)/%.o)
 # kept between builds (make would delete them as intermediates)
@@ -62,7 +68,8 @@ UNIT_SRC   := $(sort $(wildcard t/unit/test_*.c))
 UNIT_BIN   := $(UNIT_SRC:%.c=$(BUILD)/%)
 # the engine's neighbours on either FAISS library (t/041-faiss-isa.t)
 ISA_PROBE   = $(BUILD)/t/unit/faiss_neighbours
-MODULE_SRC := $(wildcard ngx_module/*.c ngx_module/*.h include/*.h) config
+MODULE_SRC := $(wildcard ngx_module/*.c ngx_module/*.h include/*.h \
+              common/*.c) config
 MODULE_SO   = $(BUILD)/nginx/ngx_http_pattern_rt_module.so
 ENGINE_BIN  = $(BUILD)/pattern-rt-engine
 ENGINE_AVX2 = $(if $(FAISS_AVX2),$(ENGINE_BIN)-avx2)
@@ -115,9 +122,13 @@ $(EXT_AVX2): engine/index/faiss_ext.cpp
 $(ENGINE_BIN)-avx2: $(ENGINE_OBJ_AVX2) $(BUILD)/libfaiss_c.a $(FAISS_AVX2)
 	$(CC) $(OPT) -o $@ $(ENGINE_OBJ_AVX2) $(LIBS_AVX2) $(LDFLAGS)
 
+$(BUILD)/common/%.o: common/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -MMD -MP -c $< -o $@
+
 $(BUILD)/ngx_module/%.o: ngx_module/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS_BASE) -MMD -MP -c $< -o $@
 
 $(BUILD)/t/unit/%: t/unit/%.c $(wildcard t/unit/*.h) $(ENGINE_LIB) \
                    $(MODULE_PURE_OBJ) \

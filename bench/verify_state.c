@@ -25,7 +25,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "clock/nytime.h"
+#include "pattern_rt_nytime.h"
 #include "core/kv.h"
 #include "data/barstore.h"
 #include "jobs/store.h"

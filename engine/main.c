@@ -9,10 +9,11 @@
 #include "auth/token_cmd.h"
 #include "clock/calendar.h"
 #include "core/mathenv.h"
+#include "core/version.h"
 #include "data/gen.h"
-#include "engine.h"
 #include "feed/replay.h"
 #include "index/build.h"
+#include "serve.h"
 
 typedef struct {
     const char  *name;

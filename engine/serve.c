@@ -15,9 +15,11 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "api/engine.h"
 #include "core/log.h"
-#include "engine.h"
+#include "core/version.h"
 #include "index/faiss.h"
+#include "serve.h"
 
 static void
 signal_handler(prt_loop_t *loop, prt_io_t *io, uint32_t events)
@@ -103,15 +105,6 @@ engine_configure(prt_engine_t *e, int argc, char **argv)
         e->conf.socket = sock;
     }
     return make_dir(e->conf.data_dir);
-}
-
-prt_index_t *
-prt_engine_index(prt_engine_t *e)
-{
-    if (e->index) {
-        prt_index_ref(e->index);
-    }
-    return e->index;
 }
 
 /* No index yet is not an error: searches answer E_INDEX until one is
@@ -259,12 +252,64 @@ engine_open_calibration(prt_engine_t *e)
     return 0;
 }
 
+/* events -> the broadcast log */
+static int
+broadcast_event(void *ctx, const void *msg, size_t len)
+{
+    return prt_server_publish(ctx, PRT_MSG_EVENT, msg, len);
+}
+
+/* jobs -> the tracker: a chunk's predictions are open until their
+ * horizon */
+static void
+chunk_committed(void *ctx, const prt_pred_rec_t *preds, size_t n)
+{
+    prt_engine_t  *e = ctx;
+
+    prt_tracker_add(e->tracker, preds, n);
+}
+
+/* What jobs/ works with: the parts, its settings, the callback. */
+static void
+jobs_conf(prt_engine_t *e, prt_jobs_conf_t *jc)
+{
+    jc->store = e->store;
+    jc->workq = e->workq;
+    jc->clock = &e->clock;
+    jc->bars = e->bars;
+    jc->index = &e->index;
+    jc->max_staleness_ms = (int64_t) e->conf.max_staleness_s * 1000;
+    jc->max_inflight = (unsigned) e->conf.search_threads;
+    jc->chunk = e->conf.scan_chunk;
+    jc->events = e->events;
+    jc->calib = e->calib;
+    jc->committed = chunk_committed;
+    jc->ctx = e;
+}
+
+static void
+verifier_conf(prt_engine_t *e, prt_verifier_conf_t *vc)
+{
+    vc->loop = e->loop;
+    vc->workq = e->workq;
+    vc->clock = &e->clock;
+    vc->store = e->store;
+    vc->bars = e->bars;
+    vc->events = e->events;
+    vc->interval_ms = e->conf.verify_interval_ms;
+    vc->grace_s = e->conf.verify_grace_s;
+    vc->batch = e->conf.verify_batch;
+    vc->calib = e->calib;
+}
+
 static int
 engine_open_jobs(prt_engine_t *e)
 {
-    prt_events_conf_t   ec;
-    char               *dir;
-    int                 rc;
+    prt_events_conf_t    ec;
+    prt_jobs_conf_t      jc;
+    prt_verifier_conf_t  vc;
+    char                *dir;
+    int                  rc;
 
     if (asprintf(&dir, "%s/store", e->conf.data_dir) == -1) {
         return -1;
@@ -276,14 +321,18 @@ engine_open_jobs(prt_engine_t *e)
     }
     ec.max_bytes = e->conf.event_history;
     ec.max_per_stream = e->conf.event_history_per_stream;
-    e->events = prt_events_new(e, &ec);
+    ec.run_started_ms = e->started_at_ms;
+    ec.broadcast = broadcast_event;
+    ec.ctx = e->server;
+    e->events = prt_events_new(&ec);
     if (e->events == NULL) {
         return -1;
     }
-    e->jobs = prt_jobs_new(e, e->store, (unsigned) e->conf.search_threads,
-                           e->conf.scan_chunk);
-    e->verifier = e->jobs ? prt_verifier_new(e) : NULL;
-    e->tracker = prt_tracker_new(e);
+    jobs_conf(e, &jc);
+    e->jobs = prt_jobs_new(&jc);
+    verifier_conf(e, &vc);
+    e->verifier = e->jobs ? prt_verifier_new(&vc) : NULL;
+    e->tracker = prt_tracker_new(e->events, &e->clock);
     if (e->verifier == NULL || e->tracker == NULL) {
         return -1;
     }

@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock/nytime.h"
+#include "pattern_rt_nytime.h"
 #include "ngx_http_pattern_rt_request.h"
 
 #define CHECK(cond) do {                                                     \

@@ -1,6 +1,6 @@
 /*
  * libFuzzer target for the auth token parser and verifier
- * (include/pattern_rt_token.h), which the nginx module runs on bytes from
+ * (common/token.c), which the nginx module runs on bytes from
  * any client.
  *
  * Input: byte 0 picks the mode (bit 0), the scope asked for (bits 1-3) and

@@ -3,7 +3,8 @@
  *
  * Tokens are HMAC-SHA256 signed, carry their scopes and expiry, and are
  * verified here without any state: the token format and its checks are
- * include/pattern_rt_token.h, shared with the engine's `token` command.
+ * include/pattern_rt_token.h (common/token.c), shared with the engine's
+ * `token` command.
  *
  * REST sends `Authorization: Bearer <token>`; the WebSocket, which browsers
  * cannot give headers, sends `?token=`. A token is needed only where

@@ -24,7 +24,7 @@
 #include <yajl/yajl_parse.h>
 #include <yajl/yajl_tree.h>
 
-#include "clock/nytime.h"
+#include "pattern_rt_nytime.h"
 #include "ngx_http_pattern_rt_request.h"
 
 

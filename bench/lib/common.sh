@@ -338,9 +338,13 @@ bench_compile() {
     local src=$1 out=$2 objs f o avx2
     avx2=${FAISS_CACHE:-${PRT_CACHE:-/var/cache/pattern-rt}/faiss-1.7.3-2}/avx2/libfaiss_avx2.a
     objs=
-    for f in engine/*.c engine/*/*.c; do
+    # faiss_ext is linked below, in the variant of each FAISS library
+    for f in engine/*.c engine/*/*.c engine/*/*.cpp common/*.c; do
         o="$build/${f%.*}.o"
-        [ "$f" = engine/main.c ] || objs="$objs $o"
+        case "$f" in
+        engine/main.c|engine/index/faiss_ext.cpp) ;;
+        *) objs="$objs $o" ;;
+        esac
     done
     mkdir -p "$(dirname "$out")"
     _bench_link "$src" "$out" $objs "$build/engine/index/faiss_ext.o" \

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "core/json.h"
-#include "engine.h"
+#include "api/engine.h"
 #include "pattern_rt_errors.h"
 
 typedef void (*prt_api_handler_fn)(prt_engine_t *e, const prt_reply_t *to,

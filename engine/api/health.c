@@ -3,8 +3,9 @@
 
 #include "api/api.h"
 #include "clock/calendar.h"
-#include "clock/nytime.h"
+#include "pattern_rt_nytime.h"
 #include "core/log.h"
+#include "core/version.h"
 
 static void
 engine_json(prt_engine_t *e, prt_json_t *j)

@@ -12,6 +12,7 @@
 #include "api/api.h"
 #include "clock/calendar.h"
 #include "core/log.h"
+#include "forecast/forecast.h"
 #include "jobs/jobs.h"
 #include "jobs/render.h"
 #include "jobs/results.h"

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "api/api.h"
-#include "clock/nytime.h"
+#include "pattern_rt_nytime.h"
 #include "core/log.h"
 #include "pattern_rt_msg.h"
 

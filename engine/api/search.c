@@ -11,7 +11,7 @@
 
 #include "api/api.h"
 #include "clock/calendar.h"
-#include "clock/nytime.h"
+#include "pattern_rt_nytime.h"
 #include "core/log.h"
 #include "forecast/predict.h"
 #include "forecast/window.h"

@@ -1,7 +1,8 @@
 /*
  * `pattern-rt-engine token`: mints a token for the nginx module's
  * `pattern_rt_auth`, or checks one. The format and the verification are
- * include/pattern_rt_token.h, the same code the module runs.
+ * include/pattern_rt_token.h (common/token.c), the same code the module
+ * runs.
  *
  * The token goes to stdout alone, so that TOKEN=$(pattern-rt-engine token
  * ...) works. --check reads the token from stdin rather than argv: argv is
@@ -21,7 +22,7 @@
 #include "pattern_rt_token.h"
 
 #include "auth/token_cmd.h"
-#include "clock/nytime.h"
+#include "pattern_rt_nytime.h"
 
 #define TOKEN_DEFAULT_TTL  3600
 

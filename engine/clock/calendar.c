@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "clock/nytime.h"
+#include "pattern_rt_nytime.h"
 
 enum { SUN = 0, MON = 1, THU = 4, SAT = 6 };
 

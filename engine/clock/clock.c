@@ -1,7 +1,7 @@
 #include <string.h>
 
 #include "clock/clock.h"
-#include "clock/nytime.h"
+#include "pattern_rt_nytime.h"
 #include "core/loop.h"
 
 int

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock/nytime.h"
+#include "pattern_rt_nytime.h"
 #include "core/json.h"
 
 int
@@ -117,14 +117,14 @@ prt_json_uint(prt_json_t *j, unsigned long long v)
 }
 
 /*
- * 15 significant digits: every price of the flat files and the feed (a
+ * Numbers are "%.15g": every price of the flat files and the feed (a
  * decimal of up to 15 digits) prints back exactly, computed values keep a
- * relative precision of 1e-15, and it is one snprintf (a round-trip search
- * cost several per number: a large verification pass renders hundreds of
- * thousands of them).
- */
-/*
- * "%.15g" without printf, which was two thirds of rendering a result.
+ * relative precision of 1e-15, and each number is formatted once (a
+ * shortest-round-trip search would cost several tries per number: a large
+ * verification pass renders hundreds of thousands of them).
+ *
+ * format_fixed15() writes "%.15g" without printf, which was two thirds of
+ * rendering a result.
  *
  * For 1e-4 <= |v| < 1e15 (where %.15g writes no exponent) the 15
  * significant digits are |v| * 10^(14 - e) rounded to an integer. That

@@ -1,8 +1,8 @@
 /*
  * The engine's event loop: epoll for file descriptors, a sorted list of
  * one-shot timers, and a hook run before each wait (used to coalesce
- * doorbells). Single-threaded: other threads talk to it through
- * prt_loop_post() (core/workq.h).
+ * doorbells). Single-threaded: worker threads never call into it; a task's
+ * `done` is run on the loop thread, woken through an eventfd (core/workq.h).
  */
 #ifndef PRT_LOOP_H
 #define PRT_LOOP_H

@@ -5,7 +5,7 @@
  * by their start minute in New York civil time, so a day's bars are a sorted
  * array with at most one bar per minute. US DST switches happen on Sundays,
  * never inside a trading day, so a day's UTC offset is constant and
- * minute -> UTC is one addition (see clock/nytime.h).
+ * minute -> UTC is one addition (see include/pattern_rt_nytime.h).
  */
 #ifndef PRT_BAR_H
 #define PRT_BAR_H

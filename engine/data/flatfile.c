@@ -15,7 +15,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "clock/nytime.h"
+#include "pattern_rt_nytime.h"
 #include "core/log.h"
 #include "data/flatfile.h"
 

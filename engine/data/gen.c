@@ -18,7 +18,7 @@
 #include <zlib.h>
 
 #include "clock/calendar.h"
-#include "clock/nytime.h"
+#include "pattern_rt_nytime.h"
 #include "core/log.h"
 #include "data/flatfile.h"
 #include "data/gen.h"

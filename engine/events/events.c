@@ -2,12 +2,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api.h"
 #include "core/log.h"
 #include "core/loop.h"
-#include "engine.h"
 #include "events/events.h"
-#include "forecast/forecast.h"
 #include "pattern_rt_msg.h"
 
 /* A stream: a job's events or a channel's. */
@@ -35,7 +32,6 @@ struct stream_s {
 #define STREAM_BUCKETS  4096
 
 struct prt_events_s {
-    prt_engine_t       *e;
     prt_events_conf_t   conf;
     uint64_t            seq;
     uint64_t            start_seq;     /* first seq of this engine run */
@@ -207,8 +203,7 @@ broadcast(prt_events_t *ev, const prt_event_hdr_t *hdr, const char *json,
     }
     memcpy(buf, hdr, sizeof(*hdr));
     memcpy(buf + sizeof(*hdr), json, len);
-    (void) prt_server_publish(ev->e->server, PRT_MSG_EVENT, buf,
-                              sizeof(*hdr) + len);
+    (void) ev->conf.broadcast(ev->conf.ctx, buf, sizeof(*hdr) + len);
     ev->published++;
     free(buf);
 }
@@ -251,7 +246,7 @@ prt_events_publish_text(prt_events_t *ev, uint8_t stream, uint8_t kind,
  * subscribers filter on, so that no worker parses the JSON.
  */
 void
-prt_events_publish_result(prt_events_t *ev, const prt_pred_rec_t *p,
+prt_events_publish_result(prt_events_t *ev, const prt_event_result_t *r,
     const uint8_t *job_id, uint64_t seq, prt_json_t *event)
 {
     prt_event_hdr_t   hdr;
@@ -267,10 +262,9 @@ prt_events_publish_result(prt_events_t *ev, const prt_pred_rec_t *p,
     hdr.stream = PRT_STREAM_JOB;
     hdr.kind = PRT_EVENT_RESULT;
     hdr.seq = seq;
-    hdr.direction = p->direction == PRT_DIRECTION_DOWN ? 1 : 0;
-    hdr.edge = p->edge;
-    memcpy(hdr.symbol, p->symbol, PRT_SYMBOL_SIZE);
-    hdr.symbol[PRT_SYMBOL_SIZE - 1] = '\0';
+    hdr.direction = r->down ? 1 : 0;
+    hdr.edge = r->edge;
+    snprintf(hdr.symbol, sizeof(hdr.symbol), "%s", r->symbol);
     publish(ev, &hdr, job_id, body, len);
 }
 
@@ -431,100 +425,65 @@ lines_replay(lines_t *l, const prt_req_subscribe_t *req, const stream_t *s)
     return 0;
 }
 
-/* The job's record, from memory while it runs, else from the store. */
-static int
-job_lookup(prt_engine_t *e, const char *text, prt_job_rec_t *rec)
+int
+prt_events_subscribe(prt_events_t *ev, const prt_req_subscribe_t *req,
+    const uint8_t *job, int64_t job_started_ms, char **buf, size_t *len)
 {
-    uint8_t               id[PRT_JOB_UUID_LEN];
-    const prt_job_rec_t  *running;
+    prt_json_t        j;
+    lines_t           l = { NULL, 0 };
+    const stream_t   *s;
+    int               gap, predates, rc, status;
 
-    if (prt_job_id_parse(text, id) != 0) {
-        return 0;
+    if (prt_json_init(&j) != 0) {
+        return -1;
     }
-    running = prt_jobs_running(e->jobs, id);
-    if (running) {
-        *rec = *running;
-        return 1;
-    }
-    return prt_store_job_get(e->store, NULL, id, rec) == 1;
-}
-
-/*
- * The answer to a WebSocket subscribe, as lines of JSON (the worker sends
- * each as a text frame): {"type":"subscribed",...} and the kept events with
- * seq > since; or, when some of those are gone, an E_GAP error after the
- * subscribed line (the subscription stands, the client refetches over
- * REST); or E_NOT_FOUND (404) for an unknown job.
- */
-void
-prt_api_subscribe(prt_engine_t *e, const prt_reply_t *to,
-    const uint8_t *payload, uint32_t len)
-{
-    prt_events_t         *ev = e->events;
-    prt_req_subscribe_t   req;
-    prt_job_rec_t         job;
-    prt_json_t            j;
-    lines_t               l = { NULL, 0 };
-    const stream_t       *s;
-    int                   gap, predates, rc, status;
-
-    memcpy(&req, payload, sizeof(req));
-    req.job_id[PRT_JOB_ID_SIZE - 1] = '\0';
-    if (req.stream >= PRT_STREAM_COUNT
-        || (req.stream == PRT_STREAM_ALERTS && req.has_since)
-        || prt_json_init(&j) != 0)
-    {
-        prt_api_error(e, to, PRT_E_BAD_REQUEST, "malformed subscribe", NULL);
-        return;
-    }
-
-    if (req.stream == PRT_STREAM_JOB) {
-        if (!job_lookup(e, req.job_id, &job)) {
-            line_error(&j, &req, "E_NOT_FOUND", "no such job");
-            status = lines_add(&l, &j) == 0 ? 404 : 500;
+    if (req->stream == PRT_STREAM_JOB) {
+        if (job == NULL) {
+            line_error(&j, req, "E_NOT_FOUND", "no such job");
+            status = lines_add(&l, &j) == 0 ? 404 : -1;
             goto done;
         }
-        s = stream_find(ev, PRT_STREAM_JOB, job.id, 0);
-        predates = job.started_at_ms < (int64_t) e->started_at_ms;
+        s = stream_find(ev, PRT_STREAM_JOB, job, 0);
+        predates = job_started_ms < (int64_t) ev->conf.run_started_ms;
     } else {
-        s = stream_find(ev, req.stream, NULL, 0);
+        s = stream_find(ev, req->stream, NULL, 0);
         predates = 1;
     }
 
-    gap = is_gap(ev, &req, s, predates);
-    line_subscribed(&j, &req, gap ? NULL : s);
+    gap = is_gap(ev, req, s, predates);
+    line_subscribed(&j, req, gap ? NULL : s);
     rc = lines_add(&l, &j);
     if (gap) {
-        line_error(&j, &req, "E_GAP", "events after the given seq are no "
+        line_error(&j, req, "E_GAP", "events after the given seq are no "
                    "longer kept: refetch over REST");
         rc |= lines_add(&l, &j);
-    } else if (req.has_since) {
-        rc |= lines_replay(&l, &req, s);
+    } else if (req->has_since) {
+        rc |= lines_replay(&l, req, s);
     }
-    status = rc == 0 ? 200 : 500;
+    status = rc == 0 ? 200 : -1;
 
 done:
-    if (status == 500) {
-        prt_api_error(e, to, PRT_E_INTERNAL, "out of memory", NULL);
-    } else {
-        (void) prt_server_respond(e->server, to, status, l.buf, l.len);
-    }
-    free(l.buf);
     prt_json_free(&j);
+    if (status < 0) {
+        free(l.buf);
+        return -1;
+    }
+    *buf = l.buf;
+    *len = l.len;
+    return status;
 }
 
 
 /* ---- life cycle --------------------------------------------------------- */
 
 prt_events_t *
-prt_events_new(struct prt_engine_s *e, const prt_events_conf_t *conf)
+prt_events_new(const prt_events_conf_t *conf)
 {
     prt_events_t  *ev = calloc(1, sizeof(*ev));
 
     if (ev == NULL) {
         return NULL;
     }
-    ev->e = e;
     ev->conf = *conf;
     for (int i = 0; i < PRT_STREAM_COUNT; i++) {
         ev->channels[i].stream = (uint8_t) i;

@@ -16,19 +16,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/jobid.h"
 #include "core/json.h"
-#include "jobs/store.h"
+#include "pattern_rt_msg.h"
 
 typedef struct prt_events_s  prt_events_t;
-struct prt_engine_s;
+
+/* Puts one message (prt_event_hdr_t and the event's JSON) on the broadcast
+ * log; serve.c wires it to the ipc server. */
+typedef int (*prt_events_broadcast_fn)(void *ctx, const void *msg,
+    size_t len);
 
 typedef struct {
-    size_t   max_bytes;              /* the whole history */
-    size_t   max_per_stream;         /* events kept per stream */
+    size_t                    max_bytes;       /* the whole history */
+    size_t                    max_per_stream;  /* events kept per stream */
+    uint64_t                  run_started_ms;  /* this engine run's start */
+    prt_events_broadcast_fn   broadcast;
+    void                     *ctx;
 } prt_events_conf_t;
 
-prt_events_t *prt_events_new(struct prt_engine_s *e,
-    const prt_events_conf_t *conf);
+prt_events_t *prt_events_new(const prt_events_conf_t *conf);
 void prt_events_free(prt_events_t *ev);
 
 uint64_t prt_events_next_seq(prt_events_t *ev);
@@ -38,9 +45,16 @@ uint64_t prt_events_next_seq(prt_events_t *ev);
 void prt_events_publish(prt_events_t *ev, uint8_t stream, uint8_t kind,
     int coalesce, const uint8_t *job_id, uint64_t seq, prt_json_t *event);
 
+/* What the workers' alerts filters read from a result event's header. */
+typedef struct {
+    const char  *symbol;
+    int          down;             /* direction DOWN */
+    double       edge;
+} prt_event_result_t;
+
 /* A job's result event, with the result's symbol, edge and direction in
  * the broadcast header: the workers make the alerts channel from it. */
-void prt_events_publish_result(prt_events_t *ev, const prt_pred_rec_t *p,
+void prt_events_publish_result(prt_events_t *ev, const prt_event_result_t *r,
     const uint8_t *job_id, uint64_t seq, prt_json_t *event);
 
 /* The same with the JSON text already rendered. */
@@ -55,6 +69,19 @@ void prt_events_publish_text(prt_events_t *ev, uint8_t stream, uint8_t kind,
  */
 void prt_events_publish_tail(prt_events_t *ev, uint8_t stream, uint8_t kind,
     const char *type, const uint8_t *job_id, const char *tail, size_t len);
+
+/*
+ * The answer to a WebSocket subscribe, as lines of JSON (the worker sends
+ * each as a text frame): {"type":"subscribed",...} and the kept events with
+ * seq > since; or, when some of those are gone, an E_GAP error after the
+ * subscribed line (the subscription stands, the client refetches over
+ * REST); or E_NOT_FOUND for an unknown job. job is the job of a
+ * PRT_STREAM_JOB subscription (NULL: no such job) and job_started_ms when
+ * it started. Returns the status (200, 404) with the lines in *buf
+ * (malloc'd, *len bytes; the caller frees it), or -1 when out of memory.
+ */
+int prt_events_subscribe(prt_events_t *ev, const prt_req_subscribe_t *req,
+    const uint8_t *job, int64_t job_started_ms, char **buf, size_t *len);
 
 void prt_events_stats_json(prt_events_t *ev, prt_json_t *j);
 

@@ -29,7 +29,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "clock/calendar.h"
-#include "clock/nytime.h"
+#include "pattern_rt_nytime.h"
 #include "core/config.h"
 #include "core/loop.h"
 #include "core/path.h"

@@ -40,18 +40,7 @@ typedef struct {
     float    dist2;             /* squared L2, as FAISS returns it */
 } prt_candidate_t;
 
-typedef struct {                /* what the caller knows about a pattern id */
-    uint32_t      ticker;       /* ticker dictionary index */
-    int64_t       bar_time;     /* bar start, Unix seconds UTC */
-    const float  *traj;         /* 15 returns in percent, NaN where unknown */
-} prt_neighbour_info_t;
-
-/*
- * 0 ok, -1 unknown id (the candidate is skipped), any other negative value
- * is a failure that aborts the forecast with PRT_FORECAST_ELOOKUP.
- */
-typedef int (*prt_neighbour_lookup_fn)(void *ctx, int64_t id,
-    prt_neighbour_info_t *out);
+/* prt_neighbour_info_t, prt_neighbour_lookup_fn: index/pattern.h */
 
 typedef struct {
     uint32_t  query_ticker;     /* UINT32_MAX when not in the index */

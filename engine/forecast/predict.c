@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock/nytime.h"
+#include "pattern_rt_nytime.h"
 #include "forecast/predict.h"
 #include "index/pattern.h"
 

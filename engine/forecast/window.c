@@ -1,6 +1,6 @@
 #include <stdio.h>
 
-#include "clock/nytime.h"
+#include "pattern_rt_nytime.h"
 #include "core/log.h"
 #include "forecast/window.h"
 

@@ -20,14 +20,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "clock/nytime.h"
+#include "pattern_rt_nytime.h"
 #include "core/log.h"
 #include "core/path.h"
 #include "core/loop.h"
-#include "core/symtab.h"
+#include "data/symtab.h"
 #include "data/barstore.h"
 #include "data/flatfile.h"
-#include "engine.h"
+#include "core/config.h"
+#include "core/version.h"
 #include "index/build.h"
 #include "index/build_day.h"
 #include "index/faiss.h"

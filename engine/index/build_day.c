@@ -2,9 +2,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock/nytime.h"
+#include "pattern_rt_nytime.h"
 #include "core/log.h"
-#include "core/symtab.h"
+#include "data/symtab.h"
 #include "index/build_day.h"
 
 /* A row of the day as read, before grouping. */

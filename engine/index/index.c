@@ -272,6 +272,17 @@ prt_index_unref(prt_index_t *ix)
     }
 }
 
+prt_index_t *
+prt_index_acquire(prt_index_t *const *current)
+{
+    prt_index_t  *ix = *current;
+
+    if (ix) {
+        prt_index_ref(ix);
+    }
+    return ix;
+}
+
 uint32_t
 prt_index_ticker(const prt_index_t *ix, const char *symbol)
 {

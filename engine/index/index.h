@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/symtab.h"
-#include "forecast/forecast.h"
+#include "data/symtab.h"
+#include "index/pattern.h"
 #include "index/faiss.h"
 #include "index/files.h"
 #include "index/manifest.h"
@@ -50,6 +50,11 @@ int  prt_index_open(const char *index_dir, size_t nprobe, prt_index_t **out,
     char *err, size_t errlen);
 void prt_index_ref(prt_index_t *ix);
 void prt_index_unref(prt_index_t *ix);
+
+/* The generation being served is one variable of the loop thread, which
+ * a reload replaces: its index with a reference for the caller (NULL when
+ * there is none); release it with prt_index_unref(). */
+prt_index_t *prt_index_acquire(prt_index_t *const *current);
 
 /* ticker id, or PRT_SYMTAB_NONE when the ticker has no pattern */
 uint32_t prt_index_ticker(const prt_index_t *ix, const char *symbol);

@@ -6,7 +6,7 @@
 
 #include <yajl/yajl_tree.h>
 
-#include "clock/nytime.h"
+#include "pattern_rt_nytime.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "index/manifest.h"

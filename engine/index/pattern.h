@@ -54,6 +54,21 @@ typedef struct {
     prt_window_info_t  info;
 } prt_pattern_t;
 
+/* What the forecast needs to know about a neighbour (forecast/forecast.h):
+ * the index answers it (index/index.h). */
+typedef struct {                /* what the caller knows about a pattern id */
+    uint32_t      ticker;       /* ticker dictionary index */
+    int64_t       bar_time;     /* bar start, Unix seconds UTC */
+    const float  *traj;         /* 15 returns in percent, NaN where unknown */
+} prt_neighbour_info_t;
+
+/*
+ * 0 ok, -1 unknown id (the candidate is skipped), any other negative value
+ * is a failure that aborts the forecast with PRT_FORECAST_ELOOKUP.
+ */
+typedef int (*prt_neighbour_lookup_fn)(void *ctx, int64_t id,
+    prt_neighbour_info_t *out);
+
 /*
  * Iterator over every end index of a day.  Holds the logs of the day's closes
  * (computed once per bar, not once per window) so it needs no allocation; a

@@ -597,7 +597,7 @@ prt_server_publish(prt_server_t *srv, uint16_t type, const void *payload,
     /* a reader needs the whole event in the log at once to assemble it */
     if (len > srv->bcast.size / 2) {
         prt_error("event of %zu bytes is larger than half the broadcast log "
-                  "(%llu bytes): dropped; raise bcast_size", len,
+                  "(%llu bytes): dropped; raise broadcast_log", len,
                   (unsigned long long) srv->bcast.size);
         return -1;
     }

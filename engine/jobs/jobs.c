@@ -6,8 +6,8 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/workq.h"
-#include "engine.h"
 #include "events/events.h"
+#include "forecast/forecast.h"
 #include "jobs/jobs.h"
 #include "jobs/render.h"
 #include "jobs/results.h"
@@ -37,7 +37,7 @@ typedef struct {
 } chunk_task_t;
 
 struct prt_jobs_s {
-    prt_engine_t   *e;
+    prt_jobs_conf_t conf;
     prt_store_t    *store;
     prt_job_t      *running;          /* jobs with symbols or chunks left */
     prt_job_t      *cursor;           /* round-robin position */
@@ -62,7 +62,7 @@ event_open(prt_jobs_t *jobs, prt_json_t *j, const char *type,
     const prt_job_rec_t *job)
 {
     char      id[PRT_JOB_ID_SIZE];
-    uint64_t  seq = prt_events_next_seq(jobs->e->events);
+    uint64_t  seq = prt_events_next_seq(jobs->conf.events);
 
     prt_job_id_format(job->id, id);
     prt_json_open(j);
@@ -88,8 +88,8 @@ publish_progress(prt_jobs_t *jobs, const prt_job_rec_t *job)
     prt_json_kuint(&j, "total", job->total);
     prt_json_kstr(&j, "status", prt_job_status_name(job->status));
     prt_json_close(&j);
-    prt_events_publish(jobs->e->events, PRT_STREAM_JOB, PRT_EVENT_PROGRESS, 1, job->id,
-                     seq, &j);
+    prt_events_publish(jobs->conf.events, PRT_STREAM_JOB,
+                       PRT_EVENT_PROGRESS, 1, job->id, seq, &j);
     prt_json_free(&j);
 }
 
@@ -97,8 +97,9 @@ static void
 publish_results(prt_jobs_t *jobs, const prt_job_rec_t *job,
     const prt_pred_rec_t *preds, size_t n)
 {
-    prt_json_t  j;
-    uint64_t    seq;
+    prt_event_result_t  r;
+    prt_json_t          j;
+    uint64_t            seq;
 
     if (prt_json_init(&j) != 0) {
         return;
@@ -112,8 +113,10 @@ publish_results(prt_jobs_t *jobs, const prt_job_rec_t *job,
         prt_json_key(&j, "data");
         prt_render_result(&j, &preds[i]);
         prt_json_close(&j);
-        prt_events_publish_result(jobs->e->events, &preds[i], job->id, seq,
-                                  &j);
+        r.symbol = preds[i].symbol;
+        r.down = preds[i].direction == PRT_DIRECTION_DOWN;
+        r.edge = preds[i].edge;
+        prt_events_publish_result(jobs->conf.events, &r, job->id, seq, &j);
     }
     prt_json_free(&j);
 }
@@ -146,8 +149,8 @@ publish_complete(prt_jobs_t *jobs, const prt_job_rec_t *job)
                   (double) (job->completed_at_ms - job->started_at_ms)
                   / 1000.0);
     prt_json_close(&j);
-    prt_events_publish(jobs->e->events, PRT_STREAM_JOB, PRT_EVENT_JOB_COMPLETE, 0, job->id,
-                     seq, &j);
+    prt_events_publish(jobs->conf.events, PRT_STREAM_JOB,
+                       PRT_EVENT_JOB_COMPLETE, 0, job->id, seq, &j);
     prt_json_free(&j);
     prt_pred_list_free(&list);
 }
@@ -273,7 +276,7 @@ chunk_done(prt_task_t *task)
                   prt_kv_errmsg());
     } else {
         job->rec = rec;
-        prt_tracker_add(jobs->e->tracker, t->scan.preds, t->scan.npreds);
+        jobs->conf.committed(jobs->conf.ctx, t->scan.preds, t->scan.npreds);
         publish_results(jobs, &job->rec, t->scan.preds, t->scan.npreds);
         publish_progress(jobs, &job->rec);
     }
@@ -310,10 +313,10 @@ dispatch_chunk(prt_jobs_t *jobs, prt_job_t *job)
     t->job = job;
     t->params = job->rec;
     t->scan.job = &t->params;
-    t->scan.ix = prt_engine_index(jobs->e);
+    t->scan.ix = prt_index_acquire(jobs->conf.index);
     t->scan.calib = &job->calib;
-    t->scan.bars = jobs->e->bars;
-    t->scan.max_staleness_ms = (int64_t) jobs->e->conf.max_staleness_s * 1000;
+    t->scan.bars = jobs->conf.bars;
+    t->scan.max_staleness_ms = jobs->conf.max_staleness_ms;
     t->scan.symbols = (const char (*)[PRT_SYMBOL_SIZE]) job->symbols
                       + job->next;
     t->scan.n = n;
@@ -323,7 +326,7 @@ dispatch_chunk(prt_jobs_t *jobs, prt_job_t *job)
     job->next += (uint32_t) n;
     job->inflight++;
     jobs->inflight++;
-    prt_workq_submit(jobs->e->workq, &t->task, PRT_LANE_BATCH);
+    prt_workq_submit(jobs->conf.workq, &t->task, PRT_LANE_BATCH);
     return 0;
 }
 
@@ -380,8 +383,8 @@ prt_jobs_start(prt_jobs_t *jobs, const prt_req_run_t *req,
     job->rec.sessions = req->sessions ? req->sessions : PRT_SESSION_BITS_ALL;
     job->rec.total = req->nsymbols;
     job->rec.started_at_ms = (int64_t) prt_wall_ms();
-    job->rec.scan_time_ms = prt_clock_now_ms(&jobs->e->clock);
-    if (prt_calibrator_map(jobs->e->calib, prt_horizon_index(req->f.horizon),
+    job->rec.scan_time_ms = prt_clock_now_ms(jobs->conf.clock);
+    if (prt_calibrator_map(jobs->conf.calib, prt_horizon_index(req->f.horizon),
                            job->rec.scan_time_ms, &job->calib) != 0)
     {
         job_free(job);
@@ -449,8 +452,7 @@ prt_jobs_running(prt_jobs_t *jobs, const uint8_t id[PRT_JOB_UUID_LEN])
 /* ---- life cycle --------------------------------------------------------- */
 
 prt_jobs_t *
-prt_jobs_new(struct prt_engine_s *e, prt_store_t *store,
-    unsigned max_inflight, size_t chunk)
+prt_jobs_new(const prt_jobs_conf_t *conf)
 {
     prt_jobs_t  *jobs = calloc(1, sizeof(*jobs));
     int          n;
@@ -458,14 +460,14 @@ prt_jobs_new(struct prt_engine_s *e, prt_store_t *store,
     if (jobs == NULL) {
         return NULL;
     }
-    jobs->e = e;
-    jobs->store = store;
-    jobs->max_inflight = max_inflight ? max_inflight : 1;
-    jobs->chunk = chunk ? chunk : 256;
+    jobs->conf = *conf;
+    jobs->store = conf->store;
+    jobs->max_inflight = conf->max_inflight ? conf->max_inflight : 1;
+    jobs->chunk = conf->chunk ? conf->chunk : 256;
 
     /* SPEC 7: a job that was running when the engine stopped ends failed,
      * with what it had committed */
-    n = prt_store_fail_running(store, "engine restarted",
+    n = prt_store_fail_running(jobs->store, "engine restarted",
                                (int64_t) prt_wall_ms());
     if (n > 0) {
         prt_warn("%d job(s) were running when the engine stopped: marked "

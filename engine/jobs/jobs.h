@@ -12,14 +12,37 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clock/clock.h"
 #include "core/json.h"
+#include "core/workq.h"
+#include "data/barstore.h"
+#include "events/events.h"
+#include "index/index.h"
 #include "jobs/store.h"
+#include "stats/calibration.h"
 
 typedef struct prt_jobs_s  prt_jobs_t;
-struct prt_engine_s;
 
-prt_jobs_t *prt_jobs_new(struct prt_engine_s *e, prt_store_t *store,
-    unsigned max_inflight, size_t chunk);
+/* A chunk's predictions are committed (the tracker takes them: serve.c). */
+typedef void (*prt_jobs_committed_fn)(void *ctx, const prt_pred_rec_t *preds,
+    size_t n);
+
+typedef struct {
+    prt_store_t            *store;
+    prt_workq_t            *workq;          /* chunks run on its batch lane */
+    prt_clock_t            *clock;          /* a job's scan time */
+    prt_barstore_t         *bars;
+    prt_index_t *const     *index;          /* the generation being served */
+    int64_t                 max_staleness_ms;
+    unsigned                max_inflight;   /* chunks at once */
+    size_t                  chunk;          /* symbols per chunk */
+    prt_events_t           *events;         /* progress, result, complete */
+    prt_calibrator_t       *calib;          /* a job's calibration map */
+    prt_jobs_committed_fn   committed;
+    void                   *ctx;
+} prt_jobs_conf_t;
+
+prt_jobs_t *prt_jobs_new(const prt_jobs_conf_t *conf);
 void prt_jobs_free(prt_jobs_t *jobs);
 
 /* Creates and commits the job (readable before this returns), then starts

@@ -5,7 +5,7 @@
 #include <time.h>
 
 #include "clock/calendar.h"
-#include "clock/nytime.h"
+#include "pattern_rt_nytime.h"
 #include "forecast/predict.h"
 #include "forecast/window.h"
 #include "jobs/scan.h"

@@ -23,10 +23,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/jobid.h"
 #include "core/kv.h"
 #include "pattern_rt_msg.h"
-
-#define PRT_JOB_UUID_LEN   16
 
 typedef enum {
     PRT_JOB_RUNNING = 0,
@@ -182,12 +181,6 @@ typedef struct {
 } prt_store_stats_t;
 
 int prt_store_stats(prt_store_t *s, prt_store_stats_t *st);
-
-/* Job ids: 16 random bytes shown as a UUID (version 4 text form). */
-void prt_job_id_new(uint8_t id[PRT_JOB_UUID_LEN]);
-void prt_job_id_format(const uint8_t id[PRT_JOB_UUID_LEN],
-    char out[PRT_JOB_ID_SIZE]);
-int  prt_job_id_parse(const char *text, uint8_t id[PRT_JOB_UUID_LEN]);
 
 const char *prt_job_status_name(prt_job_status_t s);
 

@@ -26,7 +26,8 @@
  *
  * Counts are integers (ties in halves), so the fit is exact and a test can
  * recompute it from /history. Thread-safe: the loop thread adds, worker
- * threads read maps.
+ * threads read maps. A NULL calibrator is one that remembers nothing: adds
+ * are ignored and every map is the empty one (0.5).
  */
 #ifndef PRT_CALIBRATION_H
 #define PRT_CALIBRATION_H

@@ -4,8 +4,7 @@
 
 #include "clock/clock.h"
 #include "core/loop.h"
-#include "core/symtab.h"
-#include "engine.h"
+#include "data/symtab.h"
 #include "events/events.h"
 #include "forecast/forecast.h"
 #include "jobs/render.h"
@@ -25,7 +24,8 @@ typedef struct {
 } open_list_t;
 
 struct prt_tracker_s {
-    prt_engine_t   *e;
+    prt_events_t   *events;
+    prt_clock_t    *clock;            /* what is still open at a load */
     prt_json_t      json;             /* reused for every event */
     prt_symtab_t    symbols;          /* symbol -> index into lists */
     open_list_t    *lists;
@@ -34,7 +34,7 @@ struct prt_tracker_s {
 };
 
 prt_tracker_t *
-prt_tracker_new(struct prt_engine_s *e)
+prt_tracker_new(prt_events_t *events, prt_clock_t *clock)
 {
     prt_tracker_t  *t = calloc(1, sizeof(*t));
 
@@ -47,7 +47,8 @@ prt_tracker_new(struct prt_engine_s *e)
         free(t);
         return NULL;
     }
-    t->e = e;
+    t->events = events;
+    t->clock = clock;
     return t;
 }
 
@@ -153,7 +154,7 @@ load_txn(MDB_txn *txn, void *arg)
 int
 prt_tracker_load(prt_tracker_t *t, prt_store_t *store)
 {
-    load_t  l = { t, store, prt_clock_now_ms(&t->e->clock) };
+    load_t  l = { t, store, prt_clock_now_ms(t->clock) };
 
     return prt_kv_read(prt_store_kv(store), load_txn, &l);
 }
@@ -177,10 +178,10 @@ price_event(prt_tracker_t *t, const open_pred_t *o, const char *symbol,
         return;
     }
     /* the tail: the object without its opening brace */
-    prt_events_publish_tail(t->e->events, PRT_STREAM_JOB,
+    prt_events_publish_tail(t->events, PRT_STREAM_JOB,
                             PRT_EVENT_PRICE_UPDATE, "price_update", o->job,
                             body + 1, len - 1);
-    prt_events_publish_tail(t->e->events, PRT_STREAM_PRICES,
+    prt_events_publish_tail(t->events, PRT_STREAM_PRICES,
                             PRT_EVENT_PRICE_UPDATE, "price_update", o->job,
                             body + 1, len - 1);
 }

@@ -10,12 +10,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clock/clock.h"
+#include "events/events.h"
 #include "jobs/store.h"
 
 typedef struct prt_tracker_s  prt_tracker_t;
-struct prt_engine_s;
 
-prt_tracker_t *prt_tracker_new(struct prt_engine_s *e);
+/* Price updates go to events; the clock says which predictions are still
+ * open when they are loaded. */
+prt_tracker_t *prt_tracker_new(prt_events_t *events, prt_clock_t *clock);
 void prt_tracker_free(prt_tracker_t *t);
 
 /* Newly committed predictions (their due time after now). */

@@ -5,12 +5,11 @@
 #include <time.h>
 
 #include "clock/calendar.h"
-#include "clock/nytime.h"
+#include "pattern_rt_nytime.h"
 #include "core/log.h"
-#include "engine.h"
 #include "events/events.h"
+#include "forecast/forecast.h"
 #include "index/pattern.h"
-#include "jobs/jobs.h"
 #include "jobs/render.h"
 #include "jobs/results.h"
 #include "verify/verify.h"
@@ -21,7 +20,7 @@
 typedef struct pass_s  pass_t;
 
 struct prt_verifier_s {
-    prt_engine_t   *e;
+    prt_verifier_conf_t  conf;
     prt_timer_t     timer;
     prt_timer_t     publish_timer;
     pass_t         *publishing;       /* its events are going out */
@@ -372,21 +371,21 @@ pass_run(prt_task_t *task)
 /* ---- events (loop thread) ----------------------------------------------- */
 
 static void
-publish_tails(prt_engine_t *e, const prt_pred_rec_t *p, const char *text,
+publish_tails(prt_events_t *ev, const prt_pred_rec_t *p, const char *text,
     const tails_t *tl)
 {
     const char  *v = text + tl->off, *price = v + tl->verification_len;
 
-    prt_events_publish_tail(e->events, PRT_STREAM_JOB, PRT_EVENT_VERIFICATION,
+    prt_events_publish_tail(ev, PRT_STREAM_JOB, PRT_EVENT_VERIFICATION,
                             "verification", p->job, v, tl->verification_len);
-    prt_events_publish_tail(e->events, PRT_STREAM_VERIFICATIONS,
+    prt_events_publish_tail(ev, PRT_STREAM_VERIFICATIONS,
                             PRT_EVENT_VERIFICATION, "verification", p->job, v,
                             tl->verification_len);
     if (tl->price_len) {
-        prt_events_publish_tail(e->events, PRT_STREAM_JOB,
+        prt_events_publish_tail(ev, PRT_STREAM_JOB,
                                 PRT_EVENT_PRICE_UPDATE, "price_update",
                                 p->job, price, tl->price_len);
-        prt_events_publish_tail(e->events, PRT_STREAM_PRICES,
+        prt_events_publish_tail(ev, PRT_STREAM_PRICES,
                                 PRT_EVENT_PRICE_UPDATE, "price_update",
                                 p->job, price, tl->price_len);
     }
@@ -429,13 +428,13 @@ publish_slice(prt_verifier_t *v, pass_t *t)
 
     end = end < t->out.n ? end : t->out.n;
     for (size_t i = t->published; i < end; i++) {
-        publish_tails(v->e, &t->out.v[i], t->text, &t->tails[i]);
+        publish_tails(v->conf.events, &t->out.v[i], t->text, &t->tails[i]);
     }
     t->published = end;
 
     if (end < t->out.n) {
         v->publishing = t;
-        prt_timer_start(v->e->loop, &v->publish_timer, 0);
+        prt_timer_start(v->conf.loop, &v->publish_timer, 0);
         return;
     }
     pass_finish(v, t);
@@ -474,7 +473,8 @@ pass_done(prt_task_t *task)
         if (p->status == PRT_PRED_VERIFIED) {
             v->verified++;
             /* committed: later scans calibrate on it */
-            if (prt_calibrator_add(v->e->calib, prt_horizon_index(p->horizon),
+            if (prt_calibrator_add(v->conf.calib,
+                                   prt_horizon_index(p->horizon),
                                    p->verified_at_ms, p->prob_up,
                                    p->actual_return) != 0)
             {
@@ -506,8 +506,7 @@ pass_done(prt_task_t *task)
 static void
 verifier_start(prt_verifier_t *v)
 {
-    prt_engine_t  *e = v->e;
-    pass_t        *t;
+    pass_t  *t;
 
     if (v->running) {
         v->again = 1;
@@ -518,20 +517,20 @@ verifier_start(prt_verifier_t *v)
         return;
     }
     t->v = v;
-    t->store = e->store;
-    t->bars = e->bars;
-    t->now_ms = prt_clock_now_ms(&e->clock);
-    t->grace_ms = (int64_t) e->conf.verify_grace_s * 1000;
-    t->limit = e->conf.verify_batch;
+    t->store = v->conf.store;
+    t->bars = v->conf.bars;
+    t->now_ms = prt_clock_now_ms(v->conf.clock);
+    t->grace_ms = (int64_t) v->conf.grace_s * 1000;
+    t->limit = v->conf.batch;
     /* passes run one at a time and the calibrator is fed in pass_done, in
      * the order of out[]: the sequence continues where it stands */
     for (int h = 0; h < PRT_N_HORIZONS; h++) {
-        t->seq[h] = prt_calibrator_count(e->calib, h);
+        t->seq[h] = prt_calibrator_count(v->conf.calib, h);
     }
     t->task.run = pass_run;
     t->task.done = pass_done;
     v->running = 1;
-    prt_workq_submit(e->workq, &t->task, PRT_LANE_INTERACTIVE);
+    prt_workq_submit(v->conf.workq, &t->task, PRT_LANE_INTERACTIVE);
 }
 
 static void
@@ -540,23 +539,23 @@ verifier_timer(prt_loop_t *loop, prt_timer_t *timer)
     prt_verifier_t  *v = timer->data;
 
     verifier_start(v);
-    prt_timer_start(loop, &v->timer, v->e->conf.verify_interval_ms);
+    prt_timer_start(loop, &v->timer, v->conf.interval_ms);
 }
 
 prt_verifier_t *
-prt_verifier_new(struct prt_engine_s *e)
+prt_verifier_new(const prt_verifier_conf_t *conf)
 {
     prt_verifier_t  *v = calloc(1, sizeof(*v));
 
     if (v == NULL) {
         return NULL;
     }
-    v->e = e;
+    v->conf = *conf;
     v->timer.handler = verifier_timer;
     v->timer.data = v;
     v->publish_timer.handler = publish_timer;
     v->publish_timer.data = v;
-    prt_timer_start(e->loop, &v->timer, e->conf.verify_interval_ms);
+    prt_timer_start(v->conf.loop, &v->timer, v->conf.interval_ms);
     return v;
 }
 
@@ -564,8 +563,8 @@ void
 prt_verifier_free(prt_verifier_t *v)
 {
     if (v) {
-        prt_timer_stop(v->e->loop, &v->timer);
-        prt_timer_stop(v->e->loop, &v->publish_timer);
+        prt_timer_stop(v->conf.loop, &v->timer);
+        prt_timer_stop(v->conf.loop, &v->publish_timer);
         if (v->publishing) {
             pass_free(v->publishing);
         }
@@ -576,7 +575,7 @@ prt_verifier_free(prt_verifier_t *v)
 void
 prt_verifier_ingested(prt_verifier_t *v)
 {
-    if (v->e->clock.mode == PRT_CLOCK_FEED) {
+    if (v->conf.clock->mode == PRT_CLOCK_FEED) {
         verifier_start(v);
     }
 }
@@ -600,7 +599,7 @@ prt_verifier_stats_json(prt_verifier_t *v, prt_json_t *j)
     if (v->last_clock_ms) {
         prt_json_ktime(j, "last_pass_clock", v->last_clock_ms);
     }
-    prt_json_kuint(j, "interval_ms", v->e->conf.verify_interval_ms);
-    prt_json_kuint(j, "grace_s", v->e->conf.verify_grace_s);
+    prt_json_kuint(j, "interval_ms", v->conf.interval_ms);
+    prt_json_kuint(j, "grace_s", v->conf.grace_s);
     prt_json_close(j);
 }

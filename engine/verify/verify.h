@@ -23,12 +23,31 @@
 
 #include <stdint.h>
 
+#include "clock/clock.h"
 #include "core/json.h"
+#include "core/loop.h"
+#include "core/workq.h"
+#include "data/barstore.h"
+#include "events/events.h"
+#include "jobs/store.h"
+#include "stats/calibration.h"
 
 typedef struct prt_verifier_s  prt_verifier_t;
-struct prt_engine_s;
 
-prt_verifier_t *prt_verifier_new(struct prt_engine_s *e);
+typedef struct {
+    prt_loop_t       *loop;            /* the timers */
+    prt_workq_t      *workq;           /* passes run on its interactive lane */
+    prt_clock_t      *clock;
+    prt_store_t      *store;
+    prt_barstore_t   *bars;
+    prt_events_t     *events;          /* verification, final price_update */
+    uint64_t          interval_ms;     /* between passes */
+    uint64_t          grace_s;         /* how long a late bar is waited for */
+    uint64_t          batch;           /* most predictions per pass */
+    prt_calibrator_t *calib;           /* fed each verified prediction */
+} prt_verifier_conf_t;
+
+prt_verifier_t *prt_verifier_new(const prt_verifier_conf_t *conf);
 void prt_verifier_free(prt_verifier_t *v);
 
 /* Bars arrived: with the feed clock a pass runs now, else on the timer. */

@@ -11,7 +11,7 @@
 
 #include "tap.h"
 #include "clock/calendar.h"
-#include "clock/nytime.h"
+#include "pattern_rt_nytime.h"
 
 #define EST_H  5        /* hours behind UTC */
 #define EDT_H  4

@@ -20,7 +20,7 @@
 #include "tap.h"
 
 #include "clock/calendar.h"
-#include "clock/nytime.h"
+#include "pattern_rt_nytime.h"
 #include "core/log.h"
 #include "data/flatfile.h"
 #include "data/gen.h"

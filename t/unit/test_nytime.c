@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "tap.h"
-#include "clock/nytime.h"
+#include "pattern_rt_nytime.h"
 
 #define EST  (-5 * 3600)
 #define EDT  (-4 * 3600)

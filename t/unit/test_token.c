@@ -1,5 +1,5 @@
 /*
- * Auth tokens (include/pattern_rt_token.h) and the `token` command
+ * Auth tokens (common/token.c) and the `token` command
  * (engine/auth/token_cmd.c).
  *
  * Expected values come from outside this code: RFC 4231 for HMAC-SHA256,

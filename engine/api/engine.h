@@ -1,7 +1,8 @@
 /*
  * The running engine daemon: everything the request handlers and timers
  * share. One instance, owned by `serve` (engine/serve.c), driven by one
- * event loop.
+ * event loop. The folders below api/ do not see it: serve.c hands each
+ * part what it uses.
  */
 #ifndef PRT_ENGINE_H
 #define PRT_ENGINE_H
@@ -21,8 +22,6 @@
 #include "verify/verify.h"
 #include "events/events.h"
 #include "verify/tracker.h"
-
-#define PRT_ENGINE_VERSION  "0.1.0"
 
 typedef struct prt_engine_s {
     prt_config_t     conf;
@@ -48,8 +47,10 @@ typedef struct prt_engine_s {
 
 /* The current index with a reference for the caller (NULL when none);
  * release it with prt_index_unref(). */
-prt_index_t *prt_engine_index(prt_engine_t *e);
-
-int prt_serve_command(int argc, char **argv);
+static inline prt_index_t *
+prt_engine_index(prt_engine_t *e)
+{
+    return prt_index_acquire(&e->index);
+}
 
 #endif

@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "api/api.h"
-#include "clock/nytime.h"
+#include "pattern_rt_nytime.h"
 #include "core/log.h"
 #include "forecast/forecast.h"
 #include "jobs/render.h"

@@ -1,7 +1,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/symtab.h"
+#include "data/symtab.h"
 
 static uint32_t
 symtab_hash(const char *s)

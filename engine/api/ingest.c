@@ -13,7 +13,7 @@
 
 #include "api/api.h"
 #include "clock/calendar.h"
-#include "clock/nytime.h"
+#include "pattern_rt_nytime.h"
 #include "core/log.h"
 #include "verify/verify.h"
 #include "pattern_rt_msg.h"

@@ -1,8 +1,9 @@
 /*
- * America/New_York civil time by arithmetic; see nytime.h for the rules
- * and docs/calendar.md for the choices made.
+ * America/New_York civil time by arithmetic; see
+ * include/pattern_rt_nytime.h for the rules and docs/calendar.md for the
+ * choices made.
  */
-#include "clock/nytime.h"
+#include "pattern_rt_nytime.h"
 
 #include <stdio.h>
 

@@ -1,0 +1,11 @@
+/*
+ * `pattern-rt-engine serve`: the daemon (engine/serve.c). It builds every
+ * part of the engine and wires them together: the request handlers
+ * (api/), the callbacks between jobs, the tracker and the events.
+ */
+#ifndef PRT_SERVE_H
+#define PRT_SERVE_H
+
+int prt_serve_command(int argc, char **argv);
+
+#endif
