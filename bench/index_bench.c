@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "core/mathenv.h"
+#include "index/faiss.h"
 #include "forecast/forecast.h"
 #include "index/files.h"
 #include "index/index.h"
@@ -363,7 +364,7 @@ main(int argc, char **argv)
     double           t0;
     int              rc;
 
-    prt_math_environment(argv);
+    prt_math_environment(argv, prt_faiss_library());
     memset(&o, 0, sizeof(o));
     if (parse_args(argc, argv, &o) != 0) {
         fprintf(stderr, "usage: index_bench INDEX_DIR QUERY_VECTORS [-k K]"

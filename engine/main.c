@@ -9,6 +9,7 @@
 #include "auth/token_cmd.h"
 #include "clock/calendar.h"
 #include "core/mathenv.h"
+#include "index/faiss.h"
 #include "core/version.h"
 #include "data/gen.h"
 #include "feed/replay.h"
@@ -50,7 +51,7 @@ usage(void)
 int
 main(int argc, char **argv)
 {
-    prt_math_environment(argv);
+    prt_math_environment(argv, prt_faiss_library());
 
     if (argc < 2 || strcmp(argv[1], "--help") == 0
         || strcmp(argv[1], "help") == 0)

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include "core/mathenv.h"
-#include "index/faiss.h"
 
 /* The AVX2 variant of a program is the same objects linked with FAISS's
  * AVX2 library, installed next to it under this suffix (Makefile). */
@@ -108,10 +107,10 @@ variant_path(int to_avx2, char *path, size_t len)
  * An operator's own values are kept.
  */
 void
-prt_math_environment(char **argv)
+prt_math_environment(char **argv, const char *faiss_library)
 {
     int          again = 0;
-    int          avx2_now = strstr(prt_faiss_library(), "AVX2") != NULL;
+    int          avx2_now = strstr(faiss_library, "AVX2") != NULL;
     int          avx2_want = strcmp(prt_faiss_isa_wanted(), "avx2") == 0;
     char         path[PATH_MAX];
     const char  *exe = "/proc/self/exe";

@@ -10,7 +10,9 @@
 /* Re-executes the program once with the settings when they are missing,
  * or as its AVX2 (or generic) variant when that is the one to run (see
  * mathenv.c); returns (without them: slower, still correct) if that fails. */
-void prt_math_environment(char **argv);
+/* faiss_library: what the linked FAISS reports (prt_faiss_library()), so
+ * that core/ needs nothing of index/ */
+void prt_math_environment(char **argv, const char *faiss_library);
 
 /* 1 when the CPU and the OS give what FAISS's AVX2 library needs. */
 int prt_cpu_has_avx2(void);

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "core/mathenv.h"
+#include "index/faiss.h"
 #include "index/index.h"
 
 int
@@ -29,7 +30,7 @@ main(int argc, char **argv)
     int64_t      *ids;
     int           before;
 
-    prt_math_environment(argv);
+    prt_math_environment(argv, prt_faiss_library());
     before = argc == 5 && strcmp(argv[4], "before") == 0;
     if ((argc != 4 && !before) || (nq = strtoul(argv[2], NULL, 10)) == 0
         || (k = strtoul(argv[3], NULL, 10)) == 0)
