@@ -363,26 +363,35 @@ sub scan_block {
         my $all = $perf->{all_stats};
         $b->wait_for("(() => { const r = document.querySelector('#perf-table tr[data-bucket=all_stats]');"
                      . " return r && r.cells[1].textContent === '$all->{n}'; })()", 20);
-        my $cells = $b->eval(q{Object.fromEntries([...document.querySelectorAll('#perf-table tbody tr')]
-            .map((tr) => [tr.dataset.bucket, [...tr.cells].map((c) => c.textContent.trim())]))});
+        # columns by their titles: the page adds the statistics' columns
+        # (interval, chance, p, ...) where the answer has them
+        my $cells = $b->eval(q{(() => {
+            const heads = [...document.querySelectorAll('#perf-table thead th')]
+                .map((th) => th.textContent.trim());
+            return Object.fromEntries([...document.querySelectorAll('#perf-table tbody tr')]
+                .map((tr) => [tr.dataset.bucket, Object.fromEntries([...tr.cells]
+                    .map((c, i) => [heads[i], c.textContent.trim()]))]));
+        })()});
         my @perf_p;
         for my $k (qw(all_stats top_1pct top_5pct top_10pct long_stats short_stats)) {
             my ($row, $s) = ($cells->{$k}, $perf->{$k});
             next unless $s;
-            push @perf_p, "$k: N $row->[1], want $s->{n}" unless $row->[1] eq $s->{n};
-            push @perf_p, "$k: long $row->[2], want $s->{long_count}" unless $row->[2] eq $s->{long_count};
-            push @perf_p, "$k: short $row->[3], want $s->{short_count}" unless $row->[3] eq $s->{short_count};
-            push @perf_p, "$k: win rate $row->[4], want $s->{win_rate}"
-                unless shown_ok($row->[4], 100 * $s->{win_rate}, 1);
-            push @perf_p, "$k: mean P&L $row->[5], want $s->{mean_pnl}"
-                unless shown_ok($row->[5], $s->{mean_pnl}, 3);
-            push @perf_p, "$k: median $row->[6], want $s->{median_pnl}"
-                unless shown_ok($row->[6], $s->{median_pnl}, 3);
+            push @perf_p, "$k: N $row->{N}, want $s->{n}" unless $row->{N} eq $s->{n};
+            push @perf_p, "$k: long $row->{Long}, want $s->{long_count}" unless $row->{Long} eq $s->{long_count};
+            push @perf_p, "$k: short $row->{Short}, want $s->{short_count}" unless $row->{Short} eq $s->{short_count};
+            push @perf_p, "$k: win rate $row->{'Win rate'}, want $s->{win_rate}"
+                unless shown_ok($row->{'Win rate'}, 100 * $s->{win_rate}, 1);
+            push @perf_p, "$k: mean P&L $row->{'Mean P&L'}, want $s->{mean_pnl}"
+                unless shown_ok($row->{'Mean P&L'}, $s->{mean_pnl}, 3);
+            push @perf_p, "$k: median $row->{Median}, want $s->{median_pnl}"
+                unless shown_ok($row->{Median}, $s->{median_pnl}, 3);
+            push @perf_p, "$k: p $row->{p}, want $s->{p_value}"
+                if defined $s->{p_value} && !defined $row->{p};
         }
         problems_ok("the performance panel is GET /performance at ${HORIZON}m", @perf_p);
         my @verified = grep { defined $_->{verified_at} } @{ $job->{results} };
         is($all->{n}, scalar(@verified), "all: N is the job's verified predictions")
-            and is($cells->{all_stats}[2], scalar(grep { $_->{direction} eq 'UP' } @verified),
+            and is($cells->{all_stats}{Long}, scalar(grep { $_->{direction} eq 'UP' } @verified),
                    'all: long is their UP count');
 
         # the search view: a past minute of the day, against the REST answers
@@ -432,9 +441,14 @@ sub scan_block {
         ok(-s $SHOT, 'a screenshot of the page');
         diag("screenshot: $SHOT");
 
-        # the optional statistics: drawn only when the answer has them
-        ok($b->eval("document.querySelector('#perf-extra').hidden"),
-           'without the optional statistics, no reliability chart and no by-day table');
+        # the statistics beside the buckets: this engine answers them, so
+        # the reliability chart and the by-day table are drawn
+        my $perf_now = call_api('GET', "/api/pattern-realtime/performance?period=all&horizon=$HORIZON")->{json};
+        ok(!$b->eval("document.querySelector('#perf-extra').hidden")
+           && $b->eval("document.querySelectorAll('#day-table tbody tr').length")
+              == @{ $perf_now->{by_day} },
+           'the engine answers the statistics: the reliability chart and '
+           . scalar(@{ $perf_now->{by_day} }) . ' by-day rows are drawn');
         $b->eval(<<'JS');
 (() => {
   const b = (n, w) => ({ n, long_count: n, short_count: 0, win_rate: w / n, mean_pnl: 0.1, median_pnl: 0.05,
