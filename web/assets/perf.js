@@ -29,7 +29,8 @@ const COLUMNS = [
   ['PF', (b) => num(b.profit_factor, 2), 'profit_factor'],
   ['Avg win', (b) => colored(b.avg_win, pct(b.avg_win, 3)), 'avg_win'],
   ['Avg loss', (b) => colored(b.avg_loss, pct(b.avg_loss, 3)), 'avg_loss'],
-  ['Max DD', (b) => pct(b.max_drawdown, 2), 'max_drawdown'],
+  // a fall from the peak: shown as the loss it is
+  ['Max DD', (b) => pct(b.max_drawdown == null ? null : -Math.abs(b.max_drawdown), 2), 'max_drawdown'],
 ];
 
 function colored(x, text) {
