@@ -453,7 +453,7 @@ sub scan_block {
 (() => {
   const b = (n, w) => ({ n, long_count: n, short_count: 0, win_rate: w / n, mean_pnl: 0.1, median_pnl: 0.05,
     win_rate_ci: [0.4, 0.7], chance_win_rate: 0.5, p_value: 0.0004, profit_factor: 1.8,
-    avg_win: 0.3, avg_loss: -0.2, max_drawdown: -1.25 });
+    avg_win: 0.3, avg_loss: -0.2, max_drawdown: 1.25 });
   const bin = (lo, n) => ({ lo, hi: lo + 0.1, n, mean_prob_up: lo + 0.05, realized_up: 0.5, realized_up_ci: [0.3, 0.7] });
   prt.renderPerformance({ period: 'all', total_predictions: 20, verified: 20, pending: 0,
     all_stats: b(20, 12), top_1pct: b(1, 1), top_5pct: b(1, 1), top_10pct: b(2, 1),
