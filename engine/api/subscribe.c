@@ -42,7 +42,9 @@ prt_api_subscribe(prt_engine_t *e, const prt_reply_t *to,
 
     memcpy(&req, payload, sizeof(req));
     req.job_id[PRT_JOB_ID_SIZE - 1] = '\0';
-    if (req.stream > PRT_STREAM_PRICES) {
+    if (req.stream >= PRT_STREAM_COUNT
+        || (req.stream == PRT_STREAM_ALERTS && req.has_since))
+    {
         prt_api_error(e, to, PRT_E_BAD_REQUEST, "malformed subscribe", NULL);
         return;
     }

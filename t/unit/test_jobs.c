@@ -203,6 +203,7 @@ phase_new(phase_t *p, world_t *w)
     jc.max_inflight = 1;
     jc.chunk = 2;
     jc.events = p->events;
+    jc.calib = NULL;                    /* no verified history: 0.5 */
     jc.committed = committed;
     jc.ctx = w;
     p->jobs = p->events ? prt_jobs_new(&jc) : NULL;

@@ -154,6 +154,7 @@ main(void)
     prt_verifier_t      *v;
     prt_events_conf_t    ec;
     prt_verifier_conf_t  vc;
+    prt_calibrator_t    *calib;
     prt_job_rec_t        job;
     prt_pred_rec_t       preds[4];
     prt_timer_t          guard;
@@ -226,6 +227,8 @@ main(void)
     vc.interval_ms = 3600 * 1000;      /* only the kick below runs a pass */
     vc.grace_s = 300;
     vc.batch = 1000;
+    calib = prt_calibrator_new(PRT_N_HORIZONS, 200.0);
+    vc.calib = calib;
     v = events ? prt_verifier_new(&vc) : NULL;
     if (v == NULL) {
         printf("Bail out! verifier\n");
@@ -286,7 +289,17 @@ main(void)
         prt_json_free(&j);
     }
 
+    /* the calibration is fed the verified ones, numbered in order */
+    is_int(prt_calibrator_size(calib), 2, "the calibrator has the 2 verified");
+    ok(got.by_symbol[0].calibration_seq >= 1
+       && got.by_symbol[1].calibration_seq >= 1
+       && got.by_symbol[0].calibration_seq != got.by_symbol[1].calibration_seq,
+       "each verified prediction numbered for the calibration");
+    is_int(got.by_symbol[2].calibration_seq, 0,
+           "the unverifiable one is not numbered");
+
     prt_verifier_free(v);
+    prt_calibrator_free(calib);
     prt_workq_free(workq);
     prt_events_free(events);
     prt_store_close(store);
