@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "core/json.h"
+#include "core/metrics.h"
 
 typedef struct prt_verifier_s  prt_verifier_t;
 struct prt_engine_s;
@@ -38,5 +39,7 @@ void prt_verifier_ingested(prt_verifier_t *v);
 void prt_verifier_kick(prt_verifier_t *v);
 
 void prt_verifier_stats_json(prt_verifier_t *v, prt_json_t *j);
+/* Prometheus text (docs/metrics.md) */
+void prt_verifier_metrics(prt_verifier_t *v, prt_text_t *t);
 
 #endif
