@@ -157,13 +157,18 @@ our @ws = map {
 # the other worker's block is copied within a second: wait for what this
 # test did to show in a scrape, whichever worker answers it
 our $after;
+my $moved = sub {
+    my ($name, $re) = @_;
+    return total($after, $name, $re) - total($before, $name, $re);
+};
 wait_until(sub {
     $after = samples(scrape());
     total($after, 'pattern_rt_ws_connections') == $NWS
-        && total($after, 'pattern_rt_http_request_duration_seconds_count',
-                 qr{route="/api/pattern-realtime/bars"})
-           > total($before, 'pattern_rt_http_request_duration_seconds_count',
-                   qr{route="/api/pattern-realtime/bars"});
+        && $moved->('pattern_rt_ws_accepted_total') == $NWS
+        && $moved->('pattern_rt_http_request_duration_seconds_count',
+                    qr{route="/api/pattern-realtime/run"}) == 1
+        && $moved->('pattern_rt_http_request_duration_seconds_count',
+                    qr{route="/api/pattern-realtime/bars"}) == 1;
 }, 15, 'the traffic to show in /metrics');
 our $after_text = scrape();
 --- request
