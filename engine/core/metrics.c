@@ -102,7 +102,9 @@ prt_text_family(prt_text_t *t, const char *name, const char *type,
     prt_text_printf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* %.17g round-trips a double; integers print as integers */
+/* 15 significant digits: integers up to 10^15 exact, unix times to the
+ * millisecond, no binary noise in the last digits (0.011, not
+ * 0.010999999999999999) */
 static void
 text_value(prt_text_t *t, double v)
 {
@@ -111,7 +113,7 @@ text_value(prt_text_t *t, double v)
     } else if (isinf(v)) {
         prt_text_printf(t, v > 0 ? "+Inf\n" : "-Inf\n");
     } else {
-        prt_text_printf(t, "%.17g\n", v);
+        prt_text_printf(t, "%.15g\n", v);
     }
 }
 
