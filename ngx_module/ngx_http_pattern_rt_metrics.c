@@ -402,7 +402,9 @@ ngx_http_pattern_rt_metrics_handler(ngx_http_request_t *r)
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         if (ngx_http_discard_request_body(r) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            return ngx_http_pattern_rt_send_status(r,
+                                          NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                          "discarding the request body");
         }
         return ngx_http_pattern_rt_send_error(r, PRT_E_METHOD,
                                    "method not allowed on this path", NULL);
@@ -410,7 +412,8 @@ ngx_http_pattern_rt_metrics_handler(ngx_http_request_t *r)
 
     rc = ngx_http_discard_request_body(r);
     if (rc != NGX_OK) {
-        return rc;
+        return ngx_http_pattern_rt_send_status(r, rc,
+                                          "discarding the request body");
     }
 
     pmcf = ngx_http_get_module_main_conf(r, ngx_http_pattern_rt_module);
@@ -418,13 +421,17 @@ ngx_http_pattern_rt_metrics_handler(ngx_http_request_t *r)
     if (pmcf->engine == NULL || pmcf->engine->state
                                 != NGX_HTTP_PATTERN_RT_UP)
     {
-        return ngx_http_pattern_rt_metrics_send(r, NULL, 0, 0);
+        return ngx_http_pattern_rt_send_status(r,
+                   ngx_http_pattern_rt_metrics_send(r, NULL, 0, 0),
+                   "rendering the metrics");
     }
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_pattern_rt_ctx_t));
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (ctx == NULL || cln == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return ngx_http_pattern_rt_send_status(r,
+                                          NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                          "out of memory for the context");
     }
 
     /*
@@ -440,7 +447,9 @@ ngx_http_pattern_rt_metrics_handler(ngx_http_request_t *r)
 
     err = ngx_http_pattern_rt_engine_send(r, ctx, PRT_MSG_METRICS, NULL, 0);
     if (err != PRT_OK) {
-        return ngx_http_pattern_rt_metrics_send(r, NULL, 0, 0);
+        return ngx_http_pattern_rt_send_status(r,
+                   ngx_http_pattern_rt_metrics_send(r, NULL, 0, 0),
+                   "rendering the metrics");
     }
 
     cln->handler = ngx_http_pattern_rt_metrics_cleanup;
@@ -490,7 +499,8 @@ ngx_http_pattern_rt_metrics_done(ngx_http_request_t *r,
         ngx_http_pattern_rt_engine_forget(pmcf->engine, ctx);
     }
 
-    ngx_http_pattern_rt_finish(r, rc);
+    ngx_http_pattern_rt_finish(r, ngx_http_pattern_rt_send_status(r, rc,
+                                                 "rendering the metrics"));
 
     return NGX_OK;
 }
