@@ -24,10 +24,11 @@ plan(skip_all => 'no demo fixture: run this file through t/run, which '
                  . 'builds build/t/fixtures and sets TEST_PRT_FIXTURES')
     unless -d "$FIXTURES/demo";
 
-our $PROMTOOL = (grep { -x } map { "$_/promtool" } split /:/, $ENV{PATH})[0];
+our $PROMTOOL = $ENV{PROMTOOL}
+    // (grep { -x } map { "$_/promtool" } split /:/, $ENV{PATH})[0];
 plan(skip_all => 'promtool not found (Debian package prometheus): '
                  . '/metrics is not checked')
-    unless $PROMTOOL;
+    unless $PROMTOOL && -x $PROMTOOL;
 
 # a trading minute of the fixture's last day (10:00 New York time)
 engine_config(data => "$FIXTURES/demo", clock => '2024-01-05T15:00:00Z');
