@@ -30,6 +30,9 @@ typedef enum {
     PRT_MSG_HISTORY,               /* prt_req_history_t */
     PRT_MSG_BARS,                  /* prt_req_bars_t + events + rejections */
     PRT_MSG_SUBSCRIBE,             /* prt_req_subscribe_t (WebSocket) */
+    PRT_MSG_METRICS,               /* no payload; the answer's body is
+                                      Prometheus text, not JSON
+                                      (docs/metrics.md) */
 
     PRT_MSG_RESPONSE = 100,        /* engine -> worker: prt_resp_hdr_t + body */
     PRT_MSG_EVENT = 200            /* broadcast: prt_event_hdr_t + JSON */

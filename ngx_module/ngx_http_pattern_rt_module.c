@@ -30,6 +30,7 @@ static char *ngx_http_pattern_rt_origins(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_pattern_rt_job_cache(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_int_t ngx_http_pattern_rt_postconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_pattern_rt_init_process(ngx_cycle_t *cycle);
 static void ngx_http_pattern_rt_exit_process(ngx_cycle_t *cycle);
 
@@ -95,6 +96,13 @@ static ngx_command_t  ngx_http_pattern_rt_commands[] = {
     { ngx_string("pattern_rt_error"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_pattern_rt_error,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("pattern_rt_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_pattern_rt_metrics,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -224,7 +232,7 @@ static ngx_command_t  ngx_http_pattern_rt_commands[] = {
 
 static ngx_http_module_t  ngx_http_pattern_rt_module_ctx = {
     NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_http_pattern_rt_postconfiguration, /* postconfiguration */
 
     ngx_http_pattern_rt_create_main_conf,  /* create main configuration */
     ngx_http_pattern_rt_init_main_conf,    /* init main configuration */
@@ -543,7 +551,33 @@ ngx_http_pattern_rt_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (pmcf->engine_path.len
+        && ngx_http_pattern_rt_metrics_add_zone(cf, pmcf) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
     return ngx_http_pattern_rt_compile_routes(cf, pmcf);
+}
+
+
+/* the request latencies of /metrics are taken when a request is logged */
+static ngx_int_t
+ngx_http_pattern_rt_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_pattern_rt_metrics_log;
+
+    return NGX_OK;
 }
 
 
@@ -832,7 +866,11 @@ ngx_http_pattern_rt_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    return ngx_http_pattern_rt_ws_init_process(cycle, pmcf->engine);
+    if (ngx_http_pattern_rt_ws_init_process(cycle, pmcf->engine) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_pattern_rt_metrics_init_process(cycle, pmcf);
 }
 
 

@@ -42,6 +42,9 @@ typedef struct {
                                               /* pattern_rt_job_cache_valid */
 
     ngx_http_pattern_rt_engine_t   *engine;          /* this worker's */
+    ngx_shm_zone_t                 *metrics_zone;    /* every worker's
+                                                        counters (/metrics) */
+    void                           *metrics;         /* its blocks */
     struct prt_parser_s            *parser;          /* request parsers */
     pcre2_code                    **route_re;        /* one per route */
     pcre2_match_data               *match_data;
@@ -217,6 +220,28 @@ void ngx_http_pattern_rt_ws_lost_events(ngx_http_pattern_rt_engine_t *eng,
     const char *why);
 void ngx_http_pattern_rt_ws_stats(ngx_http_pattern_rt_engine_t *eng,
     u_char **p);
+
+typedef struct {
+    ngx_uint_t                      connections;
+    ngx_uint_t                      accepted;
+    ngx_uint_t                      refused;
+    ngx_uint_t                      slow_closed;
+    ngx_uint_t                      events;
+    ngx_uint_t                      frames_queued;
+} ngx_http_pattern_rt_ws_counters_t;
+
+/* this worker's WebSocket counters (left as they are without a hub) */
+void ngx_http_pattern_rt_ws_counters(ngx_http_pattern_rt_engine_t *eng,
+    ngx_http_pattern_rt_ws_counters_t *out);
+
+/* GET /metrics (ngx_http_pattern_rt_metrics.c, docs/metrics.md) */
+ngx_int_t ngx_http_pattern_rt_metrics_add_zone(ngx_conf_t *cf,
+    ngx_http_pattern_rt_main_conf_t *pmcf);
+ngx_int_t ngx_http_pattern_rt_metrics_init_process(ngx_cycle_t *cycle,
+    ngx_http_pattern_rt_main_conf_t *pmcf);
+ngx_int_t ngx_http_pattern_rt_metrics_log(ngx_http_request_t *r);
+char *ngx_http_pattern_rt_metrics(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 /* responses */
 ngx_int_t ngx_http_pattern_rt_send_json(ngx_http_request_t *r,

@@ -2254,3 +2254,22 @@ ngx_http_pattern_rt_ws_stats(ngx_http_pattern_rt_engine_t *eng, u_char **p)
                      hub->nconns, hub->accepted, hub->refused,
                      hub->slow_closed, hub->events, hub->frames_queued);
 }
+
+
+void
+ngx_http_pattern_rt_ws_counters(ngx_http_pattern_rt_engine_t *eng,
+    ngx_http_pattern_rt_ws_counters_t *out)
+{
+    ngx_http_pattern_rt_ws_hub_t  *hub = eng->ws_hub;
+
+    if (hub == NULL) {
+        return;
+    }
+
+    out->connections = hub->nconns;
+    out->accepted = hub->accepted;
+    out->refused = hub->refused;
+    out->slow_closed = hub->slow_closed;
+    out->events = hub->events;
+    out->frames_queued = hub->frames_queued;
+}

@@ -27,6 +27,8 @@ void prt_api_error(prt_engine_t *e, const prt_reply_t *to, prt_error_t code,
 
 void prt_api_health(prt_engine_t *e, const prt_reply_t *to,
     const uint8_t *payload, uint32_t len);
+void prt_api_metrics(prt_engine_t *e, const prt_reply_t *to,
+    const uint8_t *payload, uint32_t len);
 void prt_api_search(prt_engine_t *e, const prt_reply_t *to,
     const uint8_t *payload, uint32_t len);
 void prt_api_prices(prt_engine_t *e, const prt_reply_t *to,

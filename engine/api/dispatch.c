@@ -31,6 +31,7 @@ static const prt_route_t routes[] = {
     { PRT_MSG_BARS, sizeof(prt_req_bars_t), 1, prt_api_bars, "bars" },
     { PRT_MSG_PERFORMANCE, sizeof(prt_req_performance_t), 0,
       prt_api_performance, "performance" },
+    { PRT_MSG_METRICS, 0, 0, prt_api_metrics, "metrics" },
     { PRT_MSG_SUBSCRIBE, sizeof(prt_req_subscribe_t), 0, prt_api_subscribe,
       "subscribe" },
 };

@@ -15,6 +15,7 @@
 #include "clock/calendar.h"
 #include "pattern_rt_nytime.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "verify/verify.h"
 #include "pattern_rt_msg.h"
 
@@ -276,6 +277,9 @@ prt_api_bars(prt_engine_t *e, const prt_reply_t *to, const uint8_t *payload,
     }
 
     e->bars_ingested += nbars;
+    if (nbars && newest + MINUTE_MS > prt_metrics.newest_bar_end_ms) {
+        prt_metrics.newest_bar_end_ms = newest + MINUTE_MS;
+    }
     track_prices(e, bars, nbars);
     if (nbars && e->clock.mode == PRT_CLOCK_FEED) {
         prt_clock_feed(&e->clock, newest + MINUTE_MS);

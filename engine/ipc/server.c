@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -771,4 +772,68 @@ prt_server_stats_json(prt_server_t *srv, prt_json_t *j)
     prt_json_kuint(j, "records", srv->shm.bcast->published);
     prt_json_close(j);
     prt_json_close(j);
+}
+
+/* Prometheus text of the engine's side of the rings (docs/metrics.md);
+ * the workers' own counters are rendered by the module. */
+void
+prt_server_metrics(prt_server_t *srv, prt_text_t *t)
+{
+    uint32_t  n = srv->conf.shm.max_slots;
+    char      l[32];
+
+    prt_text_family(t, "pattern_rt_ipc_connections_accepted_total", "counter",
+                    "nginx worker connections the engine accepted");
+    prt_text_sample(t, "pattern_rt_ipc_connections_accepted_total", NULL,
+                    (double) srv->accepted);
+    prt_text_family(t, "pattern_rt_ipc_connections_refused_total", "counter",
+                    "nginx worker connections refused for want of a slot");
+    prt_text_sample(t, "pattern_rt_ipc_connections_refused_total", NULL,
+                    (double) srv->no_slot);
+    prt_text_family(t, "pattern_rt_ipc_workers", "gauge",
+                    "nginx workers attached to the engine");
+    prt_text_sample(t, "pattern_rt_ipc_workers", NULL,
+                    (double) prt_server_workers(srv));
+    prt_text_family(t, "pattern_rt_broadcast_events_total", "counter",
+                    "events published on the broadcast log");
+    prt_text_sample(t, "pattern_rt_broadcast_events_total", NULL,
+                    (double) srv->bcast_serial);
+
+    prt_text_family(t, "pattern_rt_ipc_slot_requests_total", "counter",
+                    "requests the engine read from a slot's ring (this "
+                    "engine run)");
+    for (uint32_t i = 0; i < n; i++) {
+        if (srv->workers[i].attached) {
+            snprintf(l, sizeof(l), "slot=\"%u\"", i);
+            prt_text_sample(t, "pattern_rt_ipc_slot_requests_total", l,
+                (double) prt_shm_slot(&srv->shm, i)->req.consumed);
+        }
+    }
+    prt_text_family(t, "pattern_rt_ipc_slot_response_waits_total", "counter",
+                    "responses that waited for room in a slot's ring");
+    for (uint32_t i = 0; i < n; i++) {
+        if (srv->workers[i].attached) {
+            snprintf(l, sizeof(l), "slot=\"%u\"", i);
+            prt_text_sample(t, "pattern_rt_ipc_slot_response_waits_total", l,
+                            (double) srv->workers[i].resp_full);
+        }
+    }
+    prt_text_family(t, "pattern_rt_ipc_slot_responses_refused_total",
+                    "counter", "responses replaced by E_BUSY (queue full)");
+    for (uint32_t i = 0; i < n; i++) {
+        if (srv->workers[i].attached) {
+            snprintf(l, sizeof(l), "slot=\"%u\"", i);
+            prt_text_sample(t, "pattern_rt_ipc_slot_responses_refused_total",
+                            l, (double) srv->workers[i].refused);
+        }
+    }
+    prt_text_family(t, "pattern_rt_ipc_slot_queued_bytes", "gauge",
+                    "response bytes waiting for room in a slot's ring");
+    for (uint32_t i = 0; i < n; i++) {
+        if (srv->workers[i].attached) {
+            snprintf(l, sizeof(l), "slot=\"%u\"", i);
+            prt_text_sample(t, "pattern_rt_ipc_slot_queued_bytes", l,
+                            (double) srv->workers[i].outq_bytes);
+        }
+    }
 }

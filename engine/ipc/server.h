@@ -13,6 +13,7 @@
 
 #include "core/json.h"
 #include "core/loop.h"
+#include "core/metrics.h"
 #include "ipc/shm.h"
 
 typedef struct prt_server_s  prt_server_t;
@@ -55,5 +56,7 @@ int prt_server_publish(prt_server_t *srv, uint16_t type, const void *payload,
 uint64_t prt_server_epoch(const prt_server_t *srv);
 unsigned prt_server_workers(const prt_server_t *srv);
 void prt_server_stats_json(prt_server_t *srv, prt_json_t *j);
+/* Prometheus text of the engine side of the rings (docs/metrics.md) */
+void prt_server_metrics(prt_server_t *srv, prt_text_t *t);
 
 #endif

@@ -5,6 +5,7 @@
 #include "clock/clock.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "core/metrics.h"
 #include "core/workq.h"
 #include "events/events.h"
 #include "forecast/forecast.h"
@@ -192,6 +193,20 @@ job_find(prt_jobs_t *jobs, const uint8_t id[PRT_JOB_UUID_LEN])
     return NULL;
 }
 
+/* what /metrics counts of a finished job: its status and its wall time */
+static void
+job_observe(const prt_job_rec_t *rec)
+{
+    if (rec->status == PRT_JOB_CANCELLED) {
+        prt_metrics.jobs_cancelled++;
+    } else {
+        prt_metrics.jobs_completed++;
+    }
+    prt_hist_observe(&prt_metrics.job_scan,
+                     (double) ((int64_t) prt_wall_ms() - rec->started_at_ms)
+                     / 1e3);
+}
+
 /* The last chunk is in: completed (or cancelled, already stored). */
 static void
 job_finish(prt_jobs_t *jobs, prt_job_t *job)
@@ -205,6 +220,7 @@ job_finish(prt_jobs_t *jobs, prt_job_t *job)
             prt_error("completing a job: %s", prt_kv_errmsg());
         }
     }
+    job_observe(&job->rec);
     prt_job_id_format(job->rec.id, id);
     prt_info("job %s %s: %u of %u symbols predicted, %u failed", id,
              prt_job_status_name(job->rec.status), job->rec.completed,
@@ -276,6 +292,8 @@ chunk_done(prt_task_t *task)
                   prt_kv_errmsg());
     } else {
         job->rec = rec;
+        prt_metrics.predictions += t->scan.npreds;
+        prt_metrics.symbol_failures += t->scan.nfails;
         jobs->conf.committed(jobs->conf.ctx, t->scan.preds, t->scan.npreds);
         publish_results(jobs, &job->rec, t->scan.preds, t->scan.npreds);
         publish_progress(jobs, &job->rec);
@@ -285,6 +303,8 @@ chunk_done(prt_task_t *task)
     jobs->symbols_scanned += t->scan.n;
     jobs->search_us += t->scan.search_us;
     jobs->scan_us += t->scan.total_us;
+    prt_hist_observe(&prt_metrics.chunk_search,
+                     (double) t->scan.search_us / 1e6);
 
     job->inflight--;
     jobs->inflight--;
@@ -470,6 +490,7 @@ prt_jobs_new(const prt_jobs_conf_t *conf)
     n = prt_store_fail_running(jobs->store, "engine restarted",
                                (int64_t) prt_wall_ms());
     if (n > 0) {
+        prt_metrics.jobs_failed += (uint64_t) n;
         prt_warn("%d job(s) were running when the engine stopped: marked "
                  "failed (\"engine restarted\"), their results kept", n);
     }
@@ -508,4 +529,36 @@ prt_jobs_stats_json(prt_jobs_t *jobs, prt_json_t *j)
     prt_json_knum(j, "search_seconds", (double) jobs->search_us / 1e6);
     prt_json_knum(j, "scan_seconds", (double) jobs->scan_us / 1e6);
     prt_json_close(j);
+}
+
+/* Prometheus text of the scheduler's state and counters (docs/metrics.md) */
+void
+prt_jobs_metrics(prt_jobs_t *jobs, prt_text_t *t)
+{
+    unsigned  running = 0;
+
+    for (prt_job_t *job = jobs->running; job; job = job->next_job) {
+        running++;
+    }
+    prt_text_family(t, "pattern_rt_jobs_started_total", "counter",
+                    "scan jobs started since the engine started");
+    prt_text_sample(t, "pattern_rt_jobs_started_total", NULL,
+                    (double) jobs->jobs_started);
+    prt_text_family(t, "pattern_rt_job_chunks_in_flight", "gauge",
+                    "chunks being scanned on the worker threads");
+    prt_text_sample(t, "pattern_rt_job_chunks_in_flight", NULL,
+                    (double) jobs->inflight);
+    prt_text_family(t, "pattern_rt_job_chunks_total", "counter",
+                    "chunks scanned");
+    prt_text_sample(t, "pattern_rt_job_chunks_total", NULL,
+                    (double) jobs->chunks);
+    prt_text_family(t, "pattern_rt_symbols_scanned_total", "counter",
+                    "symbols scanned by jobs");
+    prt_text_sample(t, "pattern_rt_symbols_scanned_total", NULL,
+                    (double) jobs->symbols_scanned);
+    /* running is the one gauge of pattern_rt_jobs; the finished statuses
+     * are counted where the job ends (prt_metrics_job_finished) */
+    prt_text_family(t, "pattern_rt_jobs_running", "gauge",
+                    "scan jobs running now");
+    prt_text_sample(t, "pattern_rt_jobs_running", NULL, (double) running);
 }

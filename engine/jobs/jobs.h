@@ -14,6 +14,7 @@
 
 #include "clock/clock.h"
 #include "core/json.h"
+#include "core/metrics.h"
 #include "core/workq.h"
 #include "data/barstore.h"
 #include "events/events.h"
@@ -60,5 +61,7 @@ const prt_job_rec_t *prt_jobs_running(prt_jobs_t *jobs,
     const uint8_t id[PRT_JOB_UUID_LEN]);
 
 void prt_jobs_stats_json(prt_jobs_t *jobs, prt_json_t *j);
+/* Prometheus text (docs/metrics.md) */
+void prt_jobs_metrics(prt_jobs_t *jobs, prt_text_t *t);
 
 #endif

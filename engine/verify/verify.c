@@ -458,6 +458,7 @@ pass_done(prt_task_t *task)
     v->last_checked = t->due.n;
     v->last_pass_us = t->us;
     v->max_pass_us = t->us > v->max_pass_us ? t->us : v->max_pass_us;
+    prt_hist_observe(&prt_metrics.verify_pass, (double) t->us / 1e6);
     v->last_clock_ms = t->now_ms;
 
     if (t->rc != 0) {
@@ -602,4 +603,20 @@ prt_verifier_stats_json(prt_verifier_t *v, prt_json_t *j)
     prt_json_kuint(j, "interval_ms", v->conf.interval_ms);
     prt_json_kuint(j, "grace_s", v->conf.grace_s);
     prt_json_close(j);
+}
+
+/* Prometheus text of the verifier's counters (docs/metrics.md) */
+void
+prt_verifier_metrics(prt_verifier_t *v, prt_text_t *t)
+{
+    prt_text_family(t, "pattern_rt_verifications_total", "counter",
+                    "predictions judged by verification passes, by result");
+    prt_text_sample(t, "pattern_rt_verifications_total",
+                    "result=\"verified\"", (double) v->verified);
+    prt_text_sample(t, "pattern_rt_verifications_total",
+                    "result=\"unverifiable\"", (double) v->unverifiable);
+    prt_text_family(t, "pattern_rt_verification_last_pass_checked", "gauge",
+                    "due predictions the last pass checked");
+    prt_text_sample(t, "pattern_rt_verification_last_pass_checked", NULL,
+                    (double) v->last_checked);
 }

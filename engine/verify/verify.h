@@ -26,6 +26,7 @@
 #include "clock/clock.h"
 #include "core/json.h"
 #include "core/loop.h"
+#include "core/metrics.h"
 #include "core/workq.h"
 #include "data/barstore.h"
 #include "events/events.h"
@@ -57,5 +58,7 @@ void prt_verifier_ingested(prt_verifier_t *v);
 void prt_verifier_kick(prt_verifier_t *v);
 
 void prt_verifier_stats_json(prt_verifier_t *v, prt_json_t *j);
+/* Prometheus text (docs/metrics.md) */
+void prt_verifier_metrics(prt_verifier_t *v, prt_text_t *t);
 
 #endif
