@@ -252,7 +252,26 @@ ngx_http_pattern_rt_call(ngx_http_request_t *r, ngx_http_pattern_rt_ctx_t *ctx,
 /* ---- GET /health ----------------------------------------------------- */
 
 
-#define NGX_HTTP_PATTERN_RT_NGINX_JSON_LEN  1024
+/*
+ * The most ngx_http_pattern_rt_nginx_json writes, as stub_status sizes its
+ * answer: the text with every number at its widest (a pid, a 16-digit
+ * epoch, a slot, a time in ms, six counters), the longer of true/false,
+ * and what the WebSocket and job-cache parts write.
+ */
+#define NGX_HTTP_PATTERN_RT_NGINX_JSON_LEN                                  \
+    (sizeof("\"nginx\":{\"worker_pid\":,\"engine_connected\":false,"        \
+            "\"engine_epoch\":\"0123456789abcdef\",\"slot\":,"              \
+            "\"connected_for_ms\":,\"pending\":,\"connects\":,"              \
+            "\"disconnects\":,\"busy\":,\"timeouts\":,"                      \
+            "\"broadcast_laps\":}") - 1                                      \
+     + NGX_INT64_LEN + NGX_INT32_LEN + NGX_INT64_LEN + 6 * NGX_ATOMIC_T_LEN \
+     + NGX_HTTP_PATTERN_RT_WS_STATS_LEN + NGX_HTTP_PATTERN_RT_CACHE_STATS_LEN)
+
+#define NGX_HTTP_PATTERN_RT_DOWN_HEAD  "{\"status\":\"down\","
+#define NGX_HTTP_PATTERN_RT_DOWN_TAIL                                       \
+    ",\"error\":{\"code\":\"E_ENGINE_DOWN\","                                 \
+    "\"message\":\"engine is not running\"},"                               \
+    "\"detail\":\"engine is not running\"}"
 
 
 ngx_int_t
@@ -269,16 +288,18 @@ ngx_http_pattern_rt_health(ngx_http_request_t *r,
         return ngx_http_pattern_rt_call(r, ctx, PRT_MSG_HEALTH, NULL, 0);
     }
 
-    body = ngx_pnalloc(r->pool, NGX_HTTP_PATTERN_RT_NGINX_JSON_LEN + 256);
+    body = ngx_pnalloc(r->pool, sizeof(NGX_HTTP_PATTERN_RT_DOWN_HEAD) - 1
+                                + NGX_HTTP_PATTERN_RT_NGINX_JSON_LEN
+                                + sizeof(NGX_HTTP_PATTERN_RT_DOWN_TAIL) - 1);
     if (body == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = ngx_sprintf(body, "{\"status\":\"down\",");
+    p = ngx_cpymem(body, NGX_HTTP_PATTERN_RT_DOWN_HEAD,
+                   sizeof(NGX_HTTP_PATTERN_RT_DOWN_HEAD) - 1);
     p = ngx_http_pattern_rt_nginx_json(r, p);
-    p = ngx_sprintf(p, ",\"error\":{\"code\":\"E_ENGINE_DOWN\","
-                    "\"message\":\"engine is not running\"},"
-                    "\"detail\":\"engine is not running\"}");
+    p = ngx_cpymem(p, NGX_HTTP_PATTERN_RT_DOWN_TAIL,
+                   sizeof(NGX_HTTP_PATTERN_RT_DOWN_TAIL) - 1);
 
     return ngx_http_pattern_rt_send_json(r, 503, body, p - body);
 }
@@ -296,8 +317,9 @@ ngx_http_pattern_rt_health_done(ngx_http_request_t *r,
                                              ctx->body_len);
     }
 
+    /* "{" + ours + "," + the engine's body without its "{" */
     body = ngx_pnalloc(r->pool,
-                       ctx->body_len + NGX_HTTP_PATTERN_RT_NGINX_JSON_LEN);
+                       ctx->body_len + 1 + NGX_HTTP_PATTERN_RT_NGINX_JSON_LEN);
     if (body == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

@@ -209,6 +209,12 @@ const u_char *ngx_http_pattern_rt_cached_body(ngx_http_pattern_rt_cached_t *e,
     size_t *len);
 u_char *ngx_http_pattern_rt_cache_stats(ngx_http_pattern_rt_cache_t *cache,
     u_char *p);
+/* the most ngx_http_pattern_rt_cache_stats writes: its text with every
+ * number at its widest */
+#define NGX_HTTP_PATTERN_RT_CACHE_STATS_LEN                                 \
+    (sizeof(",\"job_cache\":{\"entries\":,\"bytes\":,\"max_bytes\":,"        \
+            "\"hits\":,\"misses\":,\"stored\":,\"dropped\":}") - 1              \
+     + 5 * NGX_ATOMIC_T_LEN + 2 * NGX_INT64_LEN)
 
 /* WebSocket (ngx_http_pattern_rt_ws.c) */
 ngx_int_t ngx_http_pattern_rt_ws_init_process(ngx_cycle_t *cycle,
@@ -220,6 +226,11 @@ void ngx_http_pattern_rt_ws_lost_events(ngx_http_pattern_rt_engine_t *eng,
     const char *why);
 void ngx_http_pattern_rt_ws_stats(ngx_http_pattern_rt_engine_t *eng,
     u_char **p);
+/* the most ngx_http_pattern_rt_ws_stats writes */
+#define NGX_HTTP_PATTERN_RT_WS_STATS_LEN                                    \
+    (sizeof(",\"websocket\":{\"connections\":,\"accepted\":,\"refused\":,"    \
+            "\"slow_closed\":,\"events\":,\"frames_queued\":}") - 1           \
+     + 6 * NGX_ATOMIC_T_LEN)
 
 typedef struct {
     ngx_uint_t                      connections;
