@@ -376,18 +376,8 @@ ngx_http_pattern_rt_metrics_log(ngx_http_request_t *r)
 char *
 ngx_http_pattern_rt_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_core_loc_conf_t         *clcf;
-    ngx_http_pattern_rt_main_conf_t  *pmcf;
-
-    pmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_pattern_rt_module);
-    if (pmcf->engine_path.len == 0) {
-        return "requires \"pattern_rt_engine\" in the http block before it";
-    }
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_pattern_rt_metrics_handler;
-
-    return NGX_CONF_OK;
+    return ngx_http_pattern_rt_serve_here(cf,
+                                          ngx_http_pattern_rt_metrics_handler);
 }
 
 
@@ -671,10 +661,7 @@ ngx_http_pattern_rt_metrics_send(ngx_http_request_t *r, const u_char *engine,
 {
     size_t                            len;
     u_char                           *body, *p;
-    ngx_int_t                         rc;
-    ngx_buf_t                        *b;
     ngx_uint_t                        nworkers;
-    ngx_chain_t                       out;
     ngx_core_conf_t                  *ccf;
     ngx_http_pattern_rt_main_conf_t  *pmcf;
 
@@ -719,24 +706,5 @@ ngx_http_pattern_rt_metrics_send(ngx_http_request_t *r, const u_char *engine,
         r->header_only = 1;
     }
 
-    rc = ngx_http_send_header(r);
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->pos = body;
-    b->last = p;
-    b->memory = 1;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_pattern_rt_send_body(r, body, p - body);
 }

@@ -734,24 +734,18 @@ ngx_http_pattern_rt_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_pattern_rt_loc_conf_t  *plcf = conf;
 
-    ngx_http_core_loc_conf_t         *clcf;
-    ngx_http_pattern_rt_main_conf_t  *pmcf;
+    char  *rv;
 
     if (plcf->api != NGX_CONF_UNSET) {
         return "is duplicate";
     }
 
-    pmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_pattern_rt_module);
-    if (pmcf->engine_path.len == 0) {
-        return "requires \"pattern_rt_engine\" in the http block before it";
+    rv = ngx_http_pattern_rt_serve_here(cf, ngx_http_pattern_rt_handler);
+    if (rv == NGX_CONF_OK) {
+        plcf->api = 1;
     }
 
-    plcf->api = 1;
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_pattern_rt_handler;
-
-    return NGX_CONF_OK;
+    return rv;
 }
 
 
@@ -802,6 +796,15 @@ ngx_http_pattern_rt_origins(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static char *
 ngx_http_pattern_rt_websocket(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
+    return ngx_http_pattern_rt_serve_here(cf, ngx_http_pattern_rt_ws_handler);
+}
+
+
+/* A location directive's common part: the engine is configured, and this
+ * location's content handler is h. */
+char *
+ngx_http_pattern_rt_serve_here(ngx_conf_t *cf, ngx_http_handler_pt h)
+{
     ngx_http_core_loc_conf_t         *clcf;
     ngx_http_pattern_rt_main_conf_t  *pmcf;
 
@@ -811,7 +814,7 @@ ngx_http_pattern_rt_websocket(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_pattern_rt_ws_handler;
+    clcf->handler = h;
 
     return NGX_CONF_OK;
 }

@@ -255,6 +255,12 @@ char *ngx_http_pattern_rt_metrics(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 /* responses */
+/* Sends the headers as set, then body (pool memory) as the whole answer. */
+ngx_int_t ngx_http_pattern_rt_send_body(ngx_http_request_t *r, u_char *body,
+    size_t len);
+/* A location directive's common part: requires pattern_rt_engine, and
+ * makes h this location's content handler. */
+char *ngx_http_pattern_rt_serve_here(ngx_conf_t *cf, ngx_http_handler_pt h);
 ngx_int_t ngx_http_pattern_rt_send_json(ngx_http_request_t *r,
     ngx_uint_t status, u_char *body, size_t len);
 ngx_int_t ngx_http_pattern_rt_send_error(ngx_http_request_t *r,

@@ -30,10 +30,6 @@ ngx_int_t
 ngx_http_pattern_rt_send_json(ngx_http_request_t *r, ngx_uint_t status,
     u_char *body, size_t len)
 {
-    ngx_int_t    rc;
-    ngx_buf_t   *b;
-    ngx_chain_t  out;
-
     r->headers_out.status = status;
     r->headers_out.content_length_n = len;
     ngx_str_set(&r->headers_out.content_type, "application/json");
@@ -46,6 +42,19 @@ ngx_http_pattern_rt_send_json(ngx_http_request_t *r, ngx_uint_t status,
     if (len == 0) {
         r->header_only = 1;
     }
+
+    return ngx_http_pattern_rt_send_body(r, body, len);
+}
+
+
+/* Sends the headers as set, then body (pool memory) as the whole answer. */
+ngx_int_t
+ngx_http_pattern_rt_send_body(ngx_http_request_t *r, u_char *body,
+    size_t len)
+{
+    ngx_int_t    rc;
+    ngx_buf_t   *b;
+    ngx_chain_t  out;
 
     rc = ngx_http_send_header(r);
     if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
