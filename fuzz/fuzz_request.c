@@ -1,6 +1,6 @@
 /*
  * libFuzzer target for the request parsers
- * (ngx_module/ngx_http_pattern_rt_request.c).
+ * (ngx_module/ngx_http_pattern_rt_request_*.c).
  *
  * Input: byte 0 chooses the parser (bits 0-3, modulo the 11 entry points),
  * the symbol / event limit (bits 4-5) and an allocation failure to inject

@@ -1,5 +1,5 @@
 /*
- * Request parsers (ngx_module/ngx_http_pattern_rt_request.c).
+ * Request parsers (ngx_module/ngx_http_pattern_rt_request_*.c).
  *
  * Every endpoint: defaults, each field's range edges (min, max, min-1,
  * max+1), type errors, unknown and duplicate fields, symbol lists,
