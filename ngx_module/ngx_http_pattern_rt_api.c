@@ -1,8 +1,9 @@
 /*
  * Pattern Real-Time nginx module: the REST routes and their handlers.
- * A handler validates its input with the request parsers
- * (ngx_http_pattern_rt_request.c), sends one request record to the engine
- * and returns NGX_AGAIN (parked), or answers at once with an error.
+ * A route names its parser (ngx_http_pattern_rt_request.h), its engine
+ * message and how that is sent; one handler parses, sends one request
+ * record to the engine and returns NGX_AGAIN (parked), or answers at once
+ * with the parser's error. GET /health has a handler of its own.
  */
 
 #include "ngx_http_pattern_rt_module.h"
@@ -13,36 +14,34 @@ static ngx_int_t ngx_http_pattern_rt_health_done(ngx_http_request_t *r,
     ngx_http_pattern_rt_ctx_t *ctx);
 static u_char *ngx_http_pattern_rt_nginx_json(ngx_http_request_t *r,
     u_char *p);
-static ngx_int_t ngx_http_pattern_rt_search(ngx_http_request_t *r,
+static ngx_int_t ngx_http_pattern_rt_forward(ngx_http_request_t *r,
     ngx_http_pattern_rt_ctx_t *ctx);
-static ngx_int_t ngx_http_pattern_rt_fe_historical(ngx_http_request_t *r,
-    ngx_http_pattern_rt_ctx_t *ctx);
-static ngx_int_t ngx_http_pattern_rt_fe_realtime(ngx_http_request_t *r,
-    ngx_http_pattern_rt_ctx_t *ctx);
-static ngx_int_t ngx_http_pattern_rt_prices(ngx_http_request_t *r,
-    ngx_http_pattern_rt_ctx_t *ctx);
-static ngx_int_t ngx_http_pattern_rt_ohlc(ngx_http_request_t *r,
-    ngx_http_pattern_rt_ctx_t *ctx);
-static ngx_int_t ngx_http_pattern_rt_index_stats(ngx_http_request_t *r,
-    ngx_http_pattern_rt_ctx_t *ctx);
-static ngx_int_t ngx_http_pattern_rt_index_reload(ngx_http_request_t *r,
-    ngx_http_pattern_rt_ctx_t *ctx);
-static ngx_int_t ngx_http_pattern_rt_available_dates(ngx_http_request_t *r,
-    ngx_http_pattern_rt_ctx_t *ctx);
-static ngx_int_t ngx_http_pattern_rt_run(ngx_http_request_t *r,
-    ngx_http_pattern_rt_ctx_t *ctx);
-static ngx_int_t ngx_http_pattern_rt_job(ngx_http_request_t *r,
-    ngx_http_pattern_rt_ctx_t *ctx);
-static ngx_int_t ngx_http_pattern_rt_job_results(ngx_http_request_t *r,
-    ngx_http_pattern_rt_ctx_t *ctx);
-static ngx_int_t ngx_http_pattern_rt_job_cancel(ngx_http_request_t *r,
-    ngx_http_pattern_rt_ctx_t *ctx);
-static ngx_int_t ngx_http_pattern_rt_history(ngx_http_request_t *r,
-    ngx_http_pattern_rt_ctx_t *ctx);
-static ngx_int_t ngx_http_pattern_rt_performance(ngx_http_request_t *r,
-    ngx_http_pattern_rt_ctx_t *ctx);
-static ngx_int_t ngx_http_pattern_rt_bars(ngx_http_request_t *r,
-    ngx_http_pattern_rt_ctx_t *ctx);
+static ngx_int_t ngx_http_pattern_rt_job_read(ngx_http_request_t *r,
+    ngx_http_pattern_rt_ctx_t *ctx, uint16_t type, const void *req,
+    size_t req_len);
+
+static ssize_t ngx_http_pattern_rt_parse_search(ngx_http_request_t *r,
+    ngx_http_pattern_rt_parsed_t *in);
+static ssize_t ngx_http_pattern_rt_parse_fe_historical(
+    ngx_http_request_t *r, ngx_http_pattern_rt_parsed_t *in);
+static ssize_t ngx_http_pattern_rt_parse_fe_realtime(ngx_http_request_t *r,
+    ngx_http_pattern_rt_parsed_t *in);
+static ssize_t ngx_http_pattern_rt_parse_prices(ngx_http_request_t *r,
+    ngx_http_pattern_rt_parsed_t *in);
+static ssize_t ngx_http_pattern_rt_parse_ohlc(ngx_http_request_t *r,
+    ngx_http_pattern_rt_parsed_t *in);
+static ssize_t ngx_http_pattern_rt_parse_run(ngx_http_request_t *r,
+    ngx_http_pattern_rt_parsed_t *in);
+static ssize_t ngx_http_pattern_rt_parse_job_id(ngx_http_request_t *r,
+    ngx_http_pattern_rt_parsed_t *in);
+static ssize_t ngx_http_pattern_rt_parse_job_results(ngx_http_request_t *r,
+    ngx_http_pattern_rt_parsed_t *in);
+static ssize_t ngx_http_pattern_rt_parse_history(ngx_http_request_t *r,
+    ngx_http_pattern_rt_parsed_t *in);
+static ssize_t ngx_http_pattern_rt_parse_performance(ngx_http_request_t *r,
+    ngx_http_pattern_rt_parsed_t *in);
+static ssize_t ngx_http_pattern_rt_parse_bars(ngx_http_request_t *r,
+    ngx_http_pattern_rt_parsed_t *in);
 
 
 #define READ   NGX_HTTP_PATTERN_RT_SCOPE_READ
@@ -52,38 +51,56 @@ static ngx_int_t ngx_http_pattern_rt_bars(ngx_http_request_t *r,
 #define POST   NGX_HTTP_POST
 #define DEL    NGX_HTTP_DELETE
 #define PRT    "/api/pattern-realtime"
+#define FWD    ngx_http_pattern_rt_forward
+#define CALL   ngx_http_pattern_rt_call
+#define CACHED ngx_http_pattern_rt_job_read
 
-/* Paths after any prefix rewrite (conf/nginx.conf serves them under
- * /patterns/). Routes of one path with different methods share a pattern. */
+/*
+ * Paths after any prefix rewrite (conf/nginx.conf serves them under
+ * /patterns/). Routes of one path with different methods share a pattern.
+ * { methods, path, handler, reads a body, token scope,
+ *   parser, engine message, how it is sent }: _forward() parses, answers a
+ * parse error, and sends the request with CALL (the engine's answer as it
+ * is) or CACHED (a job read, from the job cache when it holds the answer).
+ */
 const ngx_http_pattern_rt_route_t  ngx_http_pattern_rt_routes[] = {
 
-    { GET, "/health", ngx_http_pattern_rt_health, 0, READ },
+    { GET, "/health", ngx_http_pattern_rt_health, 0, READ, NULL, 0, NULL },
 
-    { GET, "/api/index/stats", ngx_http_pattern_rt_index_stats, 0, READ },
-    { GET|POST, "/api/index/reload", ngx_http_pattern_rt_index_reload, 0,
-      ADMIN },
-    { GET, "/api/available-dates", ngx_http_pattern_rt_available_dates, 0,
-      READ },
+    { GET, "/api/index/stats", FWD, 0, READ,
+      NULL, PRT_MSG_INDEX_STATS, CALL },
+    { GET|POST, "/api/index/reload", FWD, 0, ADMIN,
+      NULL, PRT_MSG_INDEX_RELOAD, CALL },
+    { GET, "/api/available-dates", FWD, 0, READ,
+      NULL, PRT_MSG_AVAILABLE_DATES, CALL },
 
-    { POST, "/api/patterns/search", ngx_http_pattern_rt_search, 1, READ },
-    { POST, "/api/search/historical", ngx_http_pattern_rt_fe_historical, 1,
-      READ },
-    { GET, "/api/search/([^/]+)", ngx_http_pattern_rt_fe_realtime, 0, READ },
-    { GET, "/api/historical/prices/([^/]+)", ngx_http_pattern_rt_prices, 0,
-      READ },
-    { GET, "/api/historical/ohlc/([^/]+)", ngx_http_pattern_rt_ohlc, 0,
-      READ },
+    { POST, "/api/patterns/search", FWD, 1, READ,
+      ngx_http_pattern_rt_parse_search, PRT_MSG_SEARCH, CALL },
+    { POST, "/api/search/historical", FWD, 1, READ,
+      ngx_http_pattern_rt_parse_fe_historical, PRT_MSG_SEARCH, CALL },
+    { GET, "/api/search/([^/]+)", FWD, 0, READ,
+      ngx_http_pattern_rt_parse_fe_realtime, PRT_MSG_SEARCH, CALL },
+    { GET, "/api/historical/prices/([^/]+)", FWD, 0, READ,
+      ngx_http_pattern_rt_parse_prices, PRT_MSG_PRICES, CALL },
+    { GET, "/api/historical/ohlc/([^/]+)", FWD, 0, READ,
+      ngx_http_pattern_rt_parse_ohlc, PRT_MSG_PRICES, CALL },
 
-    { POST, PRT "/run", ngx_http_pattern_rt_run, 1, READ },
-    { GET, PRT "/job/([^/]+)", ngx_http_pattern_rt_job, 0, READ },
-    { DEL, PRT "/job/([^/]+)", ngx_http_pattern_rt_job_cancel, 0, READ },
-    { POST, PRT "/job/([^/]+)/cancel", ngx_http_pattern_rt_job_cancel, 0,
-      READ },
-    { GET, PRT "/job/([^/]+)/results", ngx_http_pattern_rt_job_results, 0,
-      READ },
-    { GET, PRT "/history", ngx_http_pattern_rt_history, 0, READ },
-    { GET, PRT "/performance", ngx_http_pattern_rt_performance, 0, READ },
-    { POST, PRT "/bars", ngx_http_pattern_rt_bars, 1, FEED },
+    { POST, PRT "/run", FWD, 1, READ,
+      ngx_http_pattern_rt_parse_run, PRT_MSG_RUN, CALL },
+    { GET, PRT "/job/([^/]+)", FWD, 0, READ,
+      ngx_http_pattern_rt_parse_job_id, PRT_MSG_JOB_GET, CACHED },
+    { DEL, PRT "/job/([^/]+)", FWD, 0, READ,
+      ngx_http_pattern_rt_parse_job_id, PRT_MSG_JOB_CANCEL, CALL },
+    { POST, PRT "/job/([^/]+)/cancel", FWD, 0, READ,
+      ngx_http_pattern_rt_parse_job_id, PRT_MSG_JOB_CANCEL, CALL },
+    { GET, PRT "/job/([^/]+)/results", FWD, 0, READ,
+      ngx_http_pattern_rt_parse_job_results, PRT_MSG_JOB_RESULTS, CACHED },
+    { GET, PRT "/history", FWD, 0, READ,
+      ngx_http_pattern_rt_parse_history, PRT_MSG_HISTORY, CALL },
+    { GET, PRT "/performance", FWD, 0, READ,
+      ngx_http_pattern_rt_parse_performance, PRT_MSG_PERFORMANCE, CALL },
+    { POST, PRT "/bars", FWD, 1, FEED,
+      ngx_http_pattern_rt_parse_bars, PRT_MSG_BARS, CALL },
 };
 
 #undef READ
@@ -93,6 +110,9 @@ const ngx_http_pattern_rt_route_t  ngx_http_pattern_rt_routes[] = {
 #undef POST
 #undef DEL
 #undef PRT
+#undef FWD
+#undef CALL
+#undef CACHED
 
 const ngx_uint_t  ngx_http_pattern_rt_nroutes =
     sizeof(ngx_http_pattern_rt_routes) / sizeof(ngx_http_pattern_rt_routes[0]);
@@ -372,169 +392,241 @@ ngx_http_pattern_rt_nginx_json(ngx_http_request_t *r, u_char *p)
 }
 
 
-/* ---- pattern matching ------------------------------------------------ */
+/* ---- parse, answer a parse error, send ------------------------------- */
 
 
+/* What a route's parser reads and writes. */
+struct ngx_http_pattern_rt_parsed_s {
+    prt_parser_t                   *parser;
+    prt_allocator_t                 alloc;           /* from r->pool */
+    char                           *body;            /* routes with one */
+    size_t                          body_len;
+    char                           *capture;         /* the route's first */
+    size_t                          capture_len;
+    char                           *args;            /* the query string */
+    size_t                          args_len;
+    const void                     *msg;             /* what is sent */
+    prt_parse_error_t               err;
+    union {                                          /* fixed-size requests:
+                                                        msg points here */
+        prt_req_search_t            search;
+        prt_req_prices_t            prices;
+        prt_req_job_t               job;
+        prt_req_job_results_t       job_results;
+        prt_req_history_t           history;
+        prt_req_performance_t       performance;
+    } req;
+};
+
+
+/*
+ * The handler of every route that parses, then sends one request record:
+ * the route's parser fills the message (an error is answered 4xx with the
+ * parser's code, message and field), the route's send puts it to the
+ * engine. A route without a parser sends an empty message.
+ */
 static ngx_int_t
-ngx_http_pattern_rt_search_body(ngx_http_request_t *r,
-    ngx_http_pattern_rt_ctx_t *ctx, ngx_uint_t frontend)
+ngx_http_pattern_rt_forward(ngx_http_request_t *r,
+    ngx_http_pattern_rt_ctx_t *ctx)
 {
-    int                rc;
-    u_char            *body;
-    size_t             len;
-    ngx_int_t          sent;
-    prt_allocator_t    a;
-    prt_req_search_t   req;
-    prt_parse_error_t  err;
+    ssize_t                             len;
+    ngx_int_t                           sent;
+    ngx_http_pattern_rt_parsed_t        in;
+    const ngx_http_pattern_rt_route_t  *route;
 
-    sent = NGX_HTTP_INTERNAL_SERVER_ERROR;
-    body = ngx_http_pattern_rt_get_body(r, &len, &a, &sent);
-    if (body == NULL) {
-        return sent;
+    route = ctx->route;
+
+    if (route->parse == NULL) {
+        return route->send(r, ctx, route->type, NULL, 0);
     }
 
-    rc = frontend
-         ? prt_req_parse_fe_historical(ngx_http_pattern_rt_parser(r), &a,
-                                       (char *) body, len, &req, &err)
-         : prt_req_parse_search(ngx_http_pattern_rt_parser(r), &a,
-                                (char *) body, len, &req, &err);
-    if (rc != 0) {
-        return ngx_http_pattern_rt_parse_error(r, &err);
+    ngx_memzero(&in, sizeof(ngx_http_pattern_rt_parsed_t));
+    in.parser = ngx_http_pattern_rt_parser(r);
+    in.capture = (char *) ctx->args[0].data;
+    in.capture_len = ctx->args[0].len;
+    in.args = (char *) r->args.data;
+    in.args_len = r->args.len;
+    in.msg = &in.req;
+
+    if (route->body) {
+        sent = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        in.body = (char *) ngx_http_pattern_rt_get_body(r, &in.body_len,
+                                                       &in.alloc, &sent);
+        if (in.body == NULL) {
+            return sent;
+        }
     }
 
-    return ngx_http_pattern_rt_call(r, ctx, PRT_MSG_SEARCH, &req,
-                                    sizeof(prt_req_search_t));
-}
-
-
-static ngx_int_t
-ngx_http_pattern_rt_search(ngx_http_request_t *r,
-    ngx_http_pattern_rt_ctx_t *ctx)
-{
-    return ngx_http_pattern_rt_search_body(r, ctx, 0);
-}
-
-
-static ngx_int_t
-ngx_http_pattern_rt_fe_historical(ngx_http_request_t *r,
-    ngx_http_pattern_rt_ctx_t *ctx)
-{
-    return ngx_http_pattern_rt_search_body(r, ctx, 1);
-}
-
-
-static ngx_int_t
-ngx_http_pattern_rt_fe_realtime(ngx_http_request_t *r,
-    ngx_http_pattern_rt_ctx_t *ctx)
-{
-    prt_req_search_t   req;
-    prt_parse_error_t  err;
-
-    if (prt_req_parse_fe_realtime(ngx_http_pattern_rt_parser(r),
-                                  (char *) ctx->args[0].data, ctx->args[0].len,
-                                  (char *) r->args.data, r->args.len, &req,
-                                  &err)
-        != 0)
-    {
-        return ngx_http_pattern_rt_parse_error(r, &err);
+    len = route->parse(r, &in);
+    if (len < 0) {
+        return ngx_http_pattern_rt_parse_error(r, &in.err);
     }
 
-    return ngx_http_pattern_rt_call(r, ctx, PRT_MSG_SEARCH, &req,
-                                    sizeof(prt_req_search_t));
+    return route->send(r, ctx, route->type, in.msg, (size_t) len);
 }
 
 
-static ngx_int_t
-ngx_http_pattern_rt_prices_kind(ngx_http_request_t *r,
-    ngx_http_pattern_rt_ctx_t *ctx, prt_prices_kind_t kind)
+/* a fixed-size request's length, or -1 when its parser failed */
+static ssize_t
+ngx_http_pattern_rt_fixed(int rc, size_t size)
 {
-    prt_req_prices_t   req;
-    prt_parse_error_t  err;
-
-    if (prt_req_parse_prices(ngx_http_pattern_rt_parser(r), kind,
-                             (char *) ctx->args[0].data, ctx->args[0].len,
-                             (char *) r->args.data, r->args.len, &req, &err)
-        != 0)
-    {
-        return ngx_http_pattern_rt_parse_error(r, &err);
-    }
-
-    return ngx_http_pattern_rt_call(r, ctx, PRT_MSG_PRICES, &req,
-                                    sizeof(prt_req_prices_t));
+    return rc == 0 ? (ssize_t) size : -1;
 }
 
 
-static ngx_int_t
-ngx_http_pattern_rt_prices(ngx_http_request_t *r,
-    ngx_http_pattern_rt_ctx_t *ctx)
+static ssize_t
+ngx_http_pattern_rt_parse_search(ngx_http_request_t *r,
+    ngx_http_pattern_rt_parsed_t *in)
 {
-    return ngx_http_pattern_rt_prices_kind(r, ctx, PRT_PRICES_LINE);
+    return ngx_http_pattern_rt_fixed(
+        prt_req_parse_search(in->parser, &in->alloc, in->body, in->body_len,
+                             &in->req.search, &in->err),
+        sizeof(prt_req_search_t));
 }
 
 
-static ngx_int_t
-ngx_http_pattern_rt_ohlc(ngx_http_request_t *r, ngx_http_pattern_rt_ctx_t *ctx)
+static ssize_t
+ngx_http_pattern_rt_parse_fe_historical(ngx_http_request_t *r,
+    ngx_http_pattern_rt_parsed_t *in)
 {
-    return ngx_http_pattern_rt_prices_kind(r, ctx, PRT_PRICES_OHLC);
+    return ngx_http_pattern_rt_fixed(
+        prt_req_parse_fe_historical(in->parser, &in->alloc, in->body,
+                                    in->body_len, &in->req.search, &in->err),
+        sizeof(prt_req_search_t));
 }
 
 
-static ngx_int_t
-ngx_http_pattern_rt_index_stats(ngx_http_request_t *r,
-    ngx_http_pattern_rt_ctx_t *ctx)
+static ssize_t
+ngx_http_pattern_rt_parse_fe_realtime(ngx_http_request_t *r,
+    ngx_http_pattern_rt_parsed_t *in)
 {
-    return ngx_http_pattern_rt_call(r, ctx, PRT_MSG_INDEX_STATS, NULL, 0);
+    return ngx_http_pattern_rt_fixed(
+        prt_req_parse_fe_realtime(in->parser, in->capture, in->capture_len,
+                                  in->args, in->args_len,
+                                  &in->req.search, &in->err),
+        sizeof(prt_req_search_t));
 }
 
 
-static ngx_int_t
-ngx_http_pattern_rt_index_reload(ngx_http_request_t *r,
-    ngx_http_pattern_rt_ctx_t *ctx)
+static ssize_t
+ngx_http_pattern_rt_parse_prices(ngx_http_request_t *r,
+    ngx_http_pattern_rt_parsed_t *in)
 {
-    return ngx_http_pattern_rt_call(r, ctx, PRT_MSG_INDEX_RELOAD, NULL, 0);
+    return ngx_http_pattern_rt_fixed(
+        prt_req_parse_prices(in->parser, PRT_PRICES_LINE,
+                             in->capture, in->capture_len,
+                             in->args, in->args_len, &in->req.prices,
+                             &in->err),
+        sizeof(prt_req_prices_t));
 }
 
 
-static ngx_int_t
-ngx_http_pattern_rt_available_dates(ngx_http_request_t *r,
-    ngx_http_pattern_rt_ctx_t *ctx)
+static ssize_t
+ngx_http_pattern_rt_parse_ohlc(ngx_http_request_t *r,
+    ngx_http_pattern_rt_parsed_t *in)
 {
-    return ngx_http_pattern_rt_call(r, ctx, PRT_MSG_AVAILABLE_DATES, NULL, 0);
+    return ngx_http_pattern_rt_fixed(
+        prt_req_parse_prices(in->parser, PRT_PRICES_OHLC,
+                             in->capture, in->capture_len,
+                             in->args, in->args_len, &in->req.prices,
+                             &in->err),
+        sizeof(prt_req_prices_t));
 }
 
 
-/* ---- Pattern Real-Time jobs ------------------------------------------ */
-
-
-static ngx_int_t
-ngx_http_pattern_rt_run(ngx_http_request_t *r, ngx_http_pattern_rt_ctx_t *ctx)
+static ssize_t
+ngx_http_pattern_rt_parse_job_id(ngx_http_request_t *r,
+    ngx_http_pattern_rt_parsed_t *in)
 {
-    u_char                          *body;
-    size_t                           len, msg_len;
-    ngx_int_t                        sent;
+    return ngx_http_pattern_rt_fixed(
+        prt_req_parse_job_id(in->capture, in->capture_len, &in->req.job,
+                             &in->err),
+        sizeof(prt_req_job_t));
+}
+
+
+static ssize_t
+ngx_http_pattern_rt_parse_job_results(ngx_http_request_t *r,
+    ngx_http_pattern_rt_parsed_t *in)
+{
+    return ngx_http_pattern_rt_fixed(
+        prt_req_parse_job_results(in->capture, in->capture_len,
+                                  in->args, in->args_len,
+                                  &in->req.job_results, &in->err),
+        sizeof(prt_req_job_results_t));
+}
+
+
+static ssize_t
+ngx_http_pattern_rt_parse_history(ngx_http_request_t *r,
+    ngx_http_pattern_rt_parsed_t *in)
+{
+    return ngx_http_pattern_rt_fixed(
+        prt_req_parse_history(in->parser, in->args, in->args_len,
+                              &in->req.history, &in->err),
+        sizeof(prt_req_history_t));
+}
+
+
+static ssize_t
+ngx_http_pattern_rt_parse_performance(ngx_http_request_t *r,
+    ngx_http_pattern_rt_parsed_t *in)
+{
+    return ngx_http_pattern_rt_fixed(
+        prt_req_parse_performance(in->args, in->args_len,
+                                  &in->req.performance, &in->err),
+        sizeof(prt_req_performance_t));
+}
+
+
+/* the variable-length ones: the parser allocates the message */
+
+static ssize_t
+ngx_http_pattern_rt_parse_run(ngx_http_request_t *r,
+    ngx_http_pattern_rt_parsed_t *in)
+{
+    size_t                           len;
     prt_req_run_t                   *req;
-    prt_allocator_t                  a;
-    prt_parse_error_t                err;
     ngx_http_pattern_rt_loc_conf_t  *plcf;
 
     plcf = ngx_http_get_module_loc_conf(r, ngx_http_pattern_rt_module);
 
-    sent = NGX_HTTP_INTERNAL_SERVER_ERROR;
-    body = ngx_http_pattern_rt_get_body(r, &len, &a, &sent);
-    if (body == NULL) {
-        return sent;
-    }
-
-    if (prt_req_parse_run(ngx_http_pattern_rt_parser(r), &a, (char *) body,
-                          len, (uint32_t) plcf->max_symbols, &req, &msg_len,
-                          &err)
+    if (prt_req_parse_run(in->parser, &in->alloc, in->body, in->body_len,
+                          (uint32_t) plcf->max_symbols, &req, &len, &in->err)
         != 0)
     {
-        return ngx_http_pattern_rt_parse_error(r, &err);
+        return -1;
     }
 
-    return ngx_http_pattern_rt_call(r, ctx, PRT_MSG_RUN, req, msg_len);
+    in->msg = req;
+    return (ssize_t) len;
 }
+
+
+static ssize_t
+ngx_http_pattern_rt_parse_bars(ngx_http_request_t *r,
+    ngx_http_pattern_rt_parsed_t *in)
+{
+    size_t                           len;
+    prt_req_bars_t                  *req;
+    ngx_http_pattern_rt_loc_conf_t  *plcf;
+
+    plcf = ngx_http_get_module_loc_conf(r, ngx_http_pattern_rt_module);
+
+    if (prt_req_parse_bars(in->parser, &in->alloc, in->body, in->body_len,
+                           (uint32_t) plcf->max_bar_events, &req, &len,
+                           &in->err)
+        != 0)
+    {
+        return -1;
+    }
+
+    in->msg = req;
+    return (ssize_t) len;
+}
+
+
+/* ---- job reads: the job cache ----------------------------------------- */
 
 
 /* A request whose answer the job cache may hold: kept for _job_done(). */
@@ -625,133 +717,4 @@ ngx_http_pattern_rt_job_read(ngx_http_request_t *r,
     ctx->done = ngx_http_pattern_rt_job_done;
 
     return ngx_http_pattern_rt_call(r, ctx, type, &jr->req, req_len);
-}
-
-
-static ngx_int_t
-ngx_http_pattern_rt_job(ngx_http_request_t *r, ngx_http_pattern_rt_ctx_t *ctx)
-{
-    prt_req_job_t      req;
-    prt_parse_error_t  err;
-
-    if (prt_req_parse_job_id((char *) ctx->args[0].data, ctx->args[0].len,
-                             &req, &err)
-        != 0)
-    {
-        return ngx_http_pattern_rt_parse_error(r, &err);
-    }
-
-    return ngx_http_pattern_rt_job_read(r, ctx, PRT_MSG_JOB_GET, &req,
-                                        sizeof(prt_req_job_t));
-}
-
-
-static ngx_int_t
-ngx_http_pattern_rt_job_cancel(ngx_http_request_t *r,
-    ngx_http_pattern_rt_ctx_t *ctx)
-{
-    prt_req_job_t      req;
-    prt_parse_error_t  err;
-
-    if (prt_req_parse_job_id((char *) ctx->args[0].data, ctx->args[0].len,
-                             &req, &err)
-        != 0)
-    {
-        return ngx_http_pattern_rt_parse_error(r, &err);
-    }
-
-    return ngx_http_pattern_rt_call(r, ctx, PRT_MSG_JOB_CANCEL, &req,
-                                    sizeof(prt_req_job_t));
-}
-
-
-static ngx_int_t
-ngx_http_pattern_rt_job_results(ngx_http_request_t *r,
-    ngx_http_pattern_rt_ctx_t *ctx)
-{
-    prt_parse_error_t      err;
-    prt_req_job_results_t  req;
-
-    if (prt_req_parse_job_results((char *) ctx->args[0].data,
-                                  ctx->args[0].len, (char *) r->args.data,
-                                  r->args.len, &req, &err)
-        != 0)
-    {
-        return ngx_http_pattern_rt_parse_error(r, &err);
-    }
-
-    return ngx_http_pattern_rt_job_read(r, ctx, PRT_MSG_JOB_RESULTS, &req,
-                                        sizeof(prt_req_job_results_t));
-}
-
-
-static ngx_int_t
-ngx_http_pattern_rt_history(ngx_http_request_t *r,
-    ngx_http_pattern_rt_ctx_t *ctx)
-{
-    prt_parse_error_t  err;
-    prt_req_history_t  req;
-
-    if (prt_req_parse_history(ngx_http_pattern_rt_parser(r),
-                              (char *) r->args.data, r->args.len, &req, &err)
-        != 0)
-    {
-        return ngx_http_pattern_rt_parse_error(r, &err);
-    }
-
-    return ngx_http_pattern_rt_call(r, ctx, PRT_MSG_HISTORY, &req,
-                                    sizeof(prt_req_history_t));
-}
-
-
-static ngx_int_t
-ngx_http_pattern_rt_performance(ngx_http_request_t *r,
-    ngx_http_pattern_rt_ctx_t *ctx)
-{
-    prt_parse_error_t      err;
-    prt_req_performance_t  req;
-
-    if (prt_req_parse_performance((char *) r->args.data, r->args.len, &req,
-                                  &err)
-        != 0)
-    {
-        return ngx_http_pattern_rt_parse_error(r, &err);
-    }
-
-    return ngx_http_pattern_rt_call(r, ctx, PRT_MSG_PERFORMANCE, &req,
-                                    sizeof(prt_req_performance_t));
-}
-
-
-/* ---- live bars ------------------------------------------------------- */
-
-
-static ngx_int_t
-ngx_http_pattern_rt_bars(ngx_http_request_t *r, ngx_http_pattern_rt_ctx_t *ctx)
-{
-    u_char                          *body;
-    size_t                           len, msg_len;
-    ngx_int_t                        sent;
-    prt_req_bars_t                  *req;
-    prt_allocator_t                  a;
-    prt_parse_error_t                err;
-    ngx_http_pattern_rt_loc_conf_t  *plcf;
-
-    plcf = ngx_http_get_module_loc_conf(r, ngx_http_pattern_rt_module);
-
-    sent = NGX_HTTP_INTERNAL_SERVER_ERROR;
-    body = ngx_http_pattern_rt_get_body(r, &len, &a, &sent);
-    if (body == NULL) {
-        return sent;
-    }
-
-    if (prt_req_parse_bars(ngx_http_pattern_rt_parser(r), &a, (char *) body,
-                           len, (uint32_t) plcf->max_bar_events, &req,
-                           &msg_len, &err)
-        != 0)
-    {
-        return ngx_http_pattern_rt_parse_error(r, &err);
-    }
-
-    return ngx_http_pattern_rt_call(r, ctx, PRT_MSG_BARS, req, msg_len);
 }

@@ -85,12 +85,31 @@ typedef ngx_int_t (*ngx_http_pattern_rt_done_pt)(ngx_http_request_t *r,
 #define NGX_HTTP_PATTERN_RT_SCOPE_FEED   0x02
 #define NGX_HTTP_PATTERN_RT_SCOPE_ADMIN  0x04
 
+/* What a route's parser reads (the body, the route's first capture, the
+ * query string) and writes (the message, or the error): in
+ * ngx_http_pattern_rt_api.c. */
+typedef struct ngx_http_pattern_rt_parsed_s  ngx_http_pattern_rt_parsed_t;
+
+/* A route's parser: the message's length, or -1 with in->err filled. */
+typedef ssize_t (*ngx_http_pattern_rt_parse_pt)(ngx_http_request_t *r,
+    ngx_http_pattern_rt_parsed_t *in);
+/* How a route's message goes to the engine and its answer comes back:
+ * NGX_AGAIN when parked, else the answer sent (ngx_http_pattern_rt_call). */
+typedef ngx_int_t (*ngx_http_pattern_rt_send_pt)(ngx_http_request_t *r,
+    ngx_http_pattern_rt_ctx_t *ctx, uint16_t type, const void *payload,
+    size_t len);
+
 struct ngx_http_pattern_rt_route_s {
     ngx_uint_t                      methods;         /* NGX_HTTP_GET | ... */
     const char                     *pattern;         /* anchored pcre2 */
     ngx_http_pattern_rt_handler_pt  handler;
     ngx_uint_t                      body;            /* reads a JSON body */
     ngx_uint_t                      scope;           /* token scope needed */
+
+    /* for the handler that parses and sends (the api.c table's FWD) */
+    ngx_http_pattern_rt_parse_pt    parse;           /* NULL: no message */
+    uint16_t                        type;            /* PRT_MSG_* */
+    ngx_http_pattern_rt_send_pt     send;
 };
 
 
