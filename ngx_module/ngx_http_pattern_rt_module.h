@@ -235,7 +235,7 @@ u_char *ngx_http_pattern_rt_cache_stats(ngx_http_pattern_rt_cache_t *cache,
             "\"hits\":,\"misses\":,\"stored\":,\"dropped\":}") - 1              \
      + 5 * NGX_ATOMIC_T_LEN + 2 * NGX_INT64_LEN)
 
-/* WebSocket (ngx_http_pattern_rt_ws.c) */
+/* WebSocket (ngx_http_pattern_rt_handshake.c, _hub.c, _ws.c) */
 ngx_int_t ngx_http_pattern_rt_ws_init_process(ngx_cycle_t *cycle,
     ngx_http_pattern_rt_engine_t *eng);
 ngx_int_t ngx_http_pattern_rt_ws_handler(ngx_http_request_t *r);
