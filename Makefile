@@ -54,13 +54,12 @@ ENGINE_CXX := $(sort $(wildcard engine/*/*.cpp))
 ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o) $(ENGINE_CXX:%.cpp=$(BUILD)/%.o) \
               $(COMMON_OBJ)
 ENGINE_LIB := $(filter-out $(BUILD)/engine/main.o,$(ENGINE_OBJ))
-# Module files that need no nginx headers (frame/request parsers) are also
-# linked into the unit tests: those the preprocessor gets through without
-# nginx's include directories (a literal grep misses headers included
-# through our own headers).
-MODULE_PURE_SRC := $(shell for f in ngx_module/*.c; do \
-                     $(CC) -E $(PKG_CFLAGS) -Iinclude -Ingx_module \
-                     $$f -o /dev/null 2>/dev/null && echo $$f; done)
+# The module's nginx-free files (request parsers, WebSocket frames and
+# messages) are also linked into the unit tests. They are the ones named
+# ngx_http_pattern_rt_<family>_<part>.c (docs/development.md); they are
+# compiled here without nginx's include directories, so one that includes
+# nginx fails the build.
+MODULE_PURE_SRC := $(sort $(wildcard ngx_module/ngx_http_pattern_rt_*_*.c))
 MODULE_PURE_OBJ := $(MODULE_PURE_SRC:%.c=$(BUILD)/%.o)
 # kept between builds (make would delete them as intermediates)
 .SECONDARY: $(MODULE_PURE_OBJ)
