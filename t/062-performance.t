@@ -393,10 +393,12 @@ our %bad = (
     'unknown option' => ['--from', '2024-01-05', '--frobnicate', 1],
     'no file in range' => ['--from', '2023-01-03'],
     'bulk with scans' => ['--from', '2024-01-05', '--bulk', '--scan', 'AAA', '--every', 5],
-    'https' => ['--from', '2024-01-05', '--url', 'https://127.0.0.1:1'],
+    'not http' => ['--from', '2024-01-05', '--url', 'ftp://127.0.0.1:1'],
+    'a user in the URL' => ['--from', '2024-01-05', '--url', 'http://u@127.0.0.1:1'],
 );
 our %got = map { $_ => run_replay(@{ $bad{$_} }) } keys %bad;
 our $down = run_replay('--from', '2024-01-05', '--url', 'http://127.0.0.1:1');
+our $down_tls = run_replay('--from', '2024-01-05', '--url', 'https://127.0.0.1:1');
 --- request
 GET /health
 --- post_request
@@ -408,3 +410,5 @@ like($got{'horizon outside H'}{err}, qr/--horizon must be one of/, 'the horizon 
 like($got{'no file in range'}{err}, qr/no flat file/, 'the empty range message');
 is($down->{code}, 1, 'no engine: exit 1');
 like($down->{err}, qr/unreachable/, 'no engine: said so');
+is($down_tls->{code}, 1, 'https, no engine: exit 1 (TLS is spoken, nobody answers)');
+like($down_tls->{err}, qr/unreachable/, 'https, no engine: said so');

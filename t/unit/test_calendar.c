@@ -11,6 +11,7 @@
 
 #include "tap.h"
 #include "clock/calendar.h"
+#include "tools/calendar.h"
 #include "pattern_rt_nytime.h"
 
 #define EST_H  5        /* hours behind UTC */

@@ -21,7 +21,7 @@
 
 #include "pattern_rt_token.h"
 
-#include "auth/token_cmd.h"
+#include "tools/token.h"
 #include "pattern_rt_nytime.h"
 
 #define TOKEN_DEFAULT_TTL  3600

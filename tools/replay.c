@@ -34,8 +34,8 @@
 #include "core/loop.h"
 #include "core/path.h"
 #include "data/flatfile.h"
-#include "feed/http_client.h"
-#include "feed/replay.h"
+#include "tools/http.h"
+#include "tools/replay.h"
 #include "index/pattern.h"
 #include "pattern_rt_msg.h"
 

@@ -21,7 +21,7 @@
 #include "pattern_rt_nytime.h"
 #include "core/log.h"
 #include "data/flatfile.h"
-#include "data/gen.h"
+#include "tools/generate.h"
 
 #define GEN_OUT_BUF       (256u << 10)
 #define GEN_ROW_MAX       160         /* longest row we format */
