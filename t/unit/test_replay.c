@@ -2,7 +2,8 @@
  * The replay command's pieces that need no engine (tools/replay.h,
  * tools/http.h):
  *
- * - prt_replay_format_number: every text must read back (strtod, as yajl
+ * - prt_format_number's PRT_NUM_EXACT (core/json.h), the replay's bar
+ *   numbers: every text must read back (strtod, as yajl
  *   does) as exactly the double it was made from, and flat-file decimals
  *   must come out as their plain shortest form;
  * - what the replay needs of its HTTP client (libcurl underneath), against
@@ -25,6 +26,7 @@
 
 #include "tap.h"
 
+#include "core/json.h"
 #include "tools/http.h"
 #include "tools/replay.h"
 
@@ -53,10 +55,10 @@ test_known_numbers(void)
         { 2.5e-5, "0.000025" }, { -3.75, "-3.75" }, { 123456789012.5,
                                                      "123456789012.5" },
     };
-    char  buf[PRT_REPLAY_NUMBER_SIZE];
+    char  buf[PRT_NUM_SIZE];
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        prt_replay_format_number(cases[i].v, buf);
+        prt_format_number(cases[i].v, PRT_NUM_EXACT, buf, sizeof(buf));
         is_str(buf, cases[i].text, "%.17g is written %s", cases[i].v,
                cases[i].text);
     }
@@ -66,7 +68,7 @@ test_known_numbers(void)
 static void
 test_decimals_round_trip(void)
 {
-    char    buf[PRT_REPLAY_NUMBER_SIZE], want[64];
+    char    buf[PRT_NUM_SIZE], want[64];
     size_t  bad = 0, plain = 0, n = 200000;
 
     for (size_t i = 0; i < n; i++) {
@@ -79,7 +81,7 @@ test_decimals_round_trip(void)
                  6, (unsigned long long) (m % 1000000));
         want[strlen(want) - (size_t) (6 - d)] = '\0';
         v = strtod(want, NULL);
-        prt_replay_format_number(v, buf);
+        prt_format_number(v, PRT_NUM_EXACT, buf, sizeof(buf));
         if (strtod(buf, NULL) != v) {
             if (bad++ < 5) {
                 printf("# %s -> %s reads back as %.17g\n", want, buf,
@@ -96,7 +98,7 @@ test_decimals_round_trip(void)
 static void
 test_any_double_round_trip(void)
 {
-    char      buf[PRT_REPLAY_NUMBER_SIZE];
+    char      buf[PRT_NUM_SIZE];
     size_t    bad = 0, n = 200000;
     uint64_t  bits;
     double    v;
@@ -107,7 +109,7 @@ test_any_double_round_trip(void)
         if (!isfinite(v)) {
             continue;
         }
-        prt_replay_format_number(v, buf);
+        prt_format_number(v, PRT_NUM_EXACT, buf, sizeof(buf));
         if (strtod(buf, NULL) != v || strlen(buf) >= sizeof(buf)) {
             if (bad++ < 5) {
                 printf("# %a -> %s\n", v, buf);
