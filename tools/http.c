@@ -221,7 +221,7 @@ prt_http_t *
 prt_http_new(const char *url, const prt_http_options_t *opt, char *err,
     size_t errlen)
 {
-    prt_http_options_t  o = { 0, 0, NULL };
+    prt_http_options_t  o = { 0, 0, NULL, NULL };
     prt_http_t         *h;
 
     if (opt != NULL) {
@@ -257,7 +257,10 @@ prt_http_new(const char *url, const prt_http_options_t *opt, char *err,
         goto failed;
     }
     if (setup_handle(h, o.timeout_ms ? o.timeout_ms : PRT_HTTP_TIMEOUT_MS)
-        != 0)
+        != 0
+        || (o.ca_file != NULL
+            && curl_easy_setopt(h->curl, CURLOPT_CAINFO, o.ca_file)
+               != CURLE_OK))
     {
         set_err(err, errlen, "libcurl refused an option (too old?)");
         goto failed;

@@ -35,6 +35,9 @@ typedef struct {
     size_t       max_response;   /* largest body; 0: PRT_HTTP_MAX_RESPONSE */
     const char  *bearer;         /* sent as Authorization: Bearer; NULL:
                                     none. Copied. */
+    const char  *ca_file;        /* PEM certificates trusted for https://
+                                    instead of the system's; NULL: the
+                                    system's. Copied. */
 } prt_http_options_t;
 
 typedef struct {

@@ -72,6 +72,7 @@ typedef struct {
     unsigned      port;
     const char   *token;
     char          token_buf[TOKEN_FILE_MAX];
+    const char   *cacert;              /* --cacert; NULL: the system's */
     const char   *data_dir;
     prt_day_t     from;
     prt_day_t     to;
@@ -195,6 +196,8 @@ usage(FILE *out)
 "  --token T             Authorization: Bearer T (feed scope; read too\n"
 "                        where the read API needs tokens); also\n"
 "                        --token-file F or $PATTERN_RT_TOKEN\n"
+"  --cacert FILE         PEM certificates to trust for an https:// URL\n"
+"                        (default: the system's)\n"
 "  --scan SYMBOLS        start scan jobs for these symbols (spaces or\n"
 "                        commas) every --every minutes of market time\n"
 "  --every MIN           minutes between scans (required with --scan)\n"
@@ -380,6 +383,7 @@ static const prt_arg_t  replay_args[] = {
     OPT("port", PRT_ARG_UINT, port, 1, 65535),
     OPT("token", PRT_ARG_STR, token, 0, 0),
     PRT_ARG_FN("token-file", read_token_file, NULL),
+    OPT("cacert", PRT_ARG_STR, cacert, 0, 0),
     PRT_ARG_FN("scan", parse_symbols, NULL),
     OPT("every", PRT_ARG_INT, every, 1, DAY_MINUTES),
     PRT_ARG_FN("horizon", parse_horizon, NULL),
@@ -1650,7 +1654,8 @@ print_summary(replay_t *r, double total, double verified)
 static int
 replay_setup(replay_t *r)
 {
-    prt_http_options_t  ho = { r->o.timeout_s * 1000, 0, r->o.token };
+    prt_http_options_t  ho = { r->o.timeout_s * 1000, 0, r->o.token,
+                               r->o.cacert };
     char                err[PRT_HTTP_ERR_SIZE];
 
     r->http = prt_http_new(r->o.url, &ho, err, sizeof(err));

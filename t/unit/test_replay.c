@@ -323,7 +323,7 @@ static prt_http_t *
 client(int port, const char *prefix, int timeout_ms, size_t max_response,
     const char *token)
 {
-    prt_http_options_t  o = { timeout_ms, max_response, token };
+    prt_http_options_t  o = { timeout_ms, max_response, token, NULL };
     char                url[128], err[PRT_HTTP_ERR_SIZE];
     prt_http_t         *h;
 
@@ -491,7 +491,7 @@ test_failures(int port)
         prt_http_free(h);
     }
     h = prt_http_new("http://localhost/x", &(prt_http_options_t) {
-                         0, 0, "bad token" }, err, sizeof(err));
+                         0, 0, "bad token", NULL }, err, sizeof(err));
     ok(h == NULL, "a token with a space is refused: %s", err);
     h = prt_http_new("http://[::1]:8080/patterns/", NULL, err, sizeof(err));
     ok(h != NULL, "an IPv6 URL with a prefix");
