@@ -62,6 +62,12 @@ prt_calendar_command(int argc, char **argv)
     int64_t           from, to, day;
     int               wd;
 
+    if (argc == 2 && argv != NULL && (strcmp(argv[1], "--help") == 0
+                                       || strcmp(argv[1], "-h") == 0))
+    {
+        calendar_usage();
+        return 0;                             /* asked for: not an error */
+    }
     if (argc != 3 || argv == NULL) {
         return calendar_usage();
     }
