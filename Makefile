@@ -24,17 +24,18 @@ FAISS_AVX2 ?= $(wildcard $(FAISS_CACHE)/avx2/libfaiss_avx2.a)
 CC         ?= cc
 CXX        ?= c++
 
-PKGS        = lmdb yajl libpcre2-8 openssl zlib
+PKGS        = lmdb yajl libpcre2-8 openssl zlib libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WARN        = -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
               -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 OPT        ?= -O2 -g
-# common/ and ngx_module/ see only include/; the engine sees engine/ too
+# common/ and ngx_module/ see only include/; the engine sees engine/ too, and
+# the command-line tools (tools/) are reached as "tools/x.h" from the top
 CFLAGS_BASE = -std=gnu11 $(OPT) $(WARN) -D_GNU_SOURCE -pthread \
               -Iinclude $(PKG_CFLAGS) $(CFLAGS)
-CFLAGS_ALL  = $(CFLAGS_BASE) -Iengine
+CFLAGS_ALL  = $(CFLAGS_BASE) -Iengine -I.
 FAISS_LIBS  = $(BUILD)/libfaiss_c.a /usr/lib/x86_64-linux-gnu/libfaiss.a \
               -fopenmp -lopenblas -llapack
 LIBS        = $(FAISS_LIBS) $(PKG_LIBS) -lstdc++ -lm -pthread
@@ -49,7 +50,8 @@ LIBS_AVX2   = $(BUILD)/libfaiss_c.a $(FAISS_AVX2) -fopenmp -lopenblas -llapack \
 # common/: the pure C both the engine and the module are built with
 COMMON_SRC := $(sort $(wildcard common/*.c))
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
-ENGINE_SRC := $(sort $(wildcard engine/*.c engine/*/*.c))
+# the one binary: the daemon (engine/) and the command-line tools (tools/)
+ENGINE_SRC := $(sort $(wildcard engine/*.c engine/*/*.c tools/*.c))
 ENGINE_CXX := $(sort $(wildcard engine/*/*.cpp))
 ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o) $(ENGINE_CXX:%.cpp=$(BUILD)/%.o) \
               $(COMMON_OBJ)
@@ -103,6 +105,10 @@ $(BUILD)/libfaiss_c.a: $(FAISS_C_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/engine/%.o: engine/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(BUILD)/tools/%.o: tools/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 

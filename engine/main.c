@@ -1,20 +1,22 @@
 /*
- * pattern-rt-engine: the engine daemon and its offline commands. Each
- * command gets argv starting at its own name.
+ * pattern-rt-engine: the engine daemon (serve.c) and its offline commands
+ * (the index builds in index/, the tools in the top-level tools/). Each
+ * command gets argv starting at its own name. The one place where the
+ * daemon and the tools meet: nothing under engine/ includes tools/.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth/token_cmd.h"
-#include "clock/calendar.h"
 #include "core/mathenv.h"
-#include "index/faiss.h"
 #include "core/version.h"
-#include "data/gen.h"
-#include "feed/replay.h"
 #include "index/build.h"
+#include "index/faiss.h"
 #include "serve.h"
+#include "tools/calendar.h"
+#include "tools/generate.h"
+#include "tools/replay.h"
+#include "tools/token.h"
 
 typedef struct {
     const char  *name;

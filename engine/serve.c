@@ -16,6 +16,7 @@
 
 #include "api/api.h"
 #include "api/engine.h"
+#include "core/array.h"
 #include "core/log.h"
 #include "core/version.h"
 #include "index/faiss.h"
@@ -173,14 +174,12 @@ calibration_collect(const prt_pred_rec_t *p, void *arg)
         return 0;
     }
     if (s->n == s->cap) {
-        size_t         cap = s->cap ? s->cap * 2 : 4096;
-        calib_seed_t  *v = realloc(s->v, cap * sizeof(*v));
+        calib_seed_t  *v = prt_array_grow(s->v, &s->cap, sizeof(*v), 4096);
 
         if (v == NULL) {
             return -1;
         }
         s->v = v;
-        s->cap = cap;
     }
     s->v[s->n++] = (calib_seed_t) { prt_horizon_index(p->horizon),
         p->calibration_seq, p->verified_at_ms, p->id, p->prob_up,

@@ -44,6 +44,9 @@ is($code, 0, 'this tree: no cycle, the module side reaches only include/')
 like($out, qr/^core\s+-> include$/m, 'core/ includes nothing of the engine');
 like($out, qr/^ngx_module\s+-> include$/m, 'the module includes only include/');
 like($out, qr/^common\s+-> include$/m, 'common/ includes only include/');
+like($out, qr/^engine\s+-> .*\btools\b/m, 'main.c reaches the tools');
+unlike($out, qr/^(?!engine\b|tools\b)\S+\s+-> .*\btools\b/m,
+       'no folder of the daemon includes tools/');
 
 my %base = (
     'include/pattern_rt_msg.h' => "/* */\n",
@@ -90,5 +93,19 @@ is($code, 1, 'include/ including engine/ fails');
 is($code, 1, 'an include that names no file fails');
 like($out, qr{engine/core/log\.c:1: "core/nothere\.h" is not a file},
      'the unknown include is named');
+
+($code, $out) = graph(tree(%base,
+    'tools/replay.h'    => "#include \"core/log.h\"\n",
+    'tools/replay.c'    => "#include \"tools/replay.h\"\n",
+    'engine/main.c'     => "#include \"tools/replay.h\"\n"));
+is($code, 0, 'the top of engine/ may include tools/') or diag($out);
+like($out, qr/^tools\s+-> core$/m, 'tools/ is a node of its own');
+
+($code, $out) = graph(tree(%base,
+    'tools/replay.h'    => "/* */\n",
+    'engine/core/log.c' => "#include \"tools/replay.h\"\n"));
+is($code, 1, 'a daemon folder including tools/ fails');
+like($out, qr{core must not include tools \(engine/core/log\.c:1\)},
+     'the daemon breach is named');
 
 done_testing();

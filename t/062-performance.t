@@ -7,11 +7,13 @@
 # null buckets when nothing is verified. Also: the command's own table,
 # the last day's open horizons with and without --close, the engine on a
 # clock far after the replay, and the command under token auth, with bad
-# arguments and without an engine.
+# arguments, without an engine, and over TLS (https://, --cacert).
 
 use lib 't/lib';
 use PatternRT::Test;
 use PatternRT::Tokens qw(test_secret mint);
+use PatternRT::Util ();
+use IPC::Run ();
 use File::Temp qw(tempdir);
 use IO::Uncompress::Gunzip qw($GunzipError);
 use JSON::PP ();
@@ -58,6 +60,20 @@ our @SYMBOLS = do {
 
 # Auth: a secret for nginx and tokens minted by PatternRT::Tokens.
 test_secret($TMP);
+
+# TLS (TEST 7): a self-signed certificate for 127.0.0.1 and a second
+# listener's port, for the blocks' configurations.
+{
+    my $log = '';
+    IPC::Run::run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048',
+                   '-nodes', '-days', '2', '-subj', '/CN=127.0.0.1',
+                   '-addext', 'subjectAltName=IP:127.0.0.1',
+                   '-keyout', "$TMP/tls.key", '-out', "$TMP/tls.crt"],
+                  '<', \undef, '>&', \$log)
+        or die "openssl req failed: $log\n";
+}
+$ENV{TEST_PRT_TLS_DIR} = $TMP;
+$ENV{TEST_PRT_TLS_PORT} = PatternRT::Util::free_port();
 
 engine_config(clock => 'feed', data => "$FIXTURES/demo");
 
@@ -393,10 +409,12 @@ our %bad = (
     'unknown option' => ['--from', '2024-01-05', '--frobnicate', 1],
     'no file in range' => ['--from', '2023-01-03'],
     'bulk with scans' => ['--from', '2024-01-05', '--bulk', '--scan', 'AAA', '--every', 5],
-    'https' => ['--from', '2024-01-05', '--url', 'https://127.0.0.1:1'],
+    'not http' => ['--from', '2024-01-05', '--url', 'ftp://127.0.0.1:1'],
+    'a user in the URL' => ['--from', '2024-01-05', '--url', 'http://u@127.0.0.1:1'],
 );
 our %got = map { $_ => run_replay(@{ $bad{$_} }) } keys %bad;
 our $down = run_replay('--from', '2024-01-05', '--url', 'http://127.0.0.1:1');
+our $down_tls = run_replay('--from', '2024-01-05', '--url', 'https://127.0.0.1:1');
 --- request
 GET /health
 --- post_request
@@ -408,3 +426,41 @@ like($got{'horizon outside H'}{err}, qr/--horizon must be one of/, 'the horizon 
 like($got{'no file in range'}{err}, qr/no flat file/, 'the empty range message');
 is($down->{code}, 1, 'no engine: exit 1');
 like($down->{err}, qr/unreachable/, 'no engine: said so');
+is($down_tls->{code}, 1, 'https, no engine: exit 1 (TLS is spoken, nobody answers)');
+like($down_tls->{err}, qr/unreachable/, 'https, no engine: said so');
+
+
+
+=== TEST 7: https: the replay through a TLS listener of nginx
+--- http_config
+    server {
+        listen 127.0.0.1:$TEST_PRT_TLS_PORT ssl;
+        server_name localhost;
+        ssl_certificate $TEST_PRT_TLS_DIR/tls.crt;
+        ssl_certificate_key $TEST_PRT_TLS_DIR/tls.key;
+        location / {
+            pattern_rt_api;
+        }
+    }
+--- config
+    location / {
+        pattern_rt_api;
+    }
+--- init
+our $tls_url = "https://127.0.0.1:$ENV{TEST_PRT_TLS_PORT}";
+our $tls = run_replay('--from', '2024-01-05', '--url', $tls_url,
+                      '--cacert', "$TMP/tls.crt", '--scan', 'SRWX',
+                      '--every', 240);
+our $untrusted = run_replay('--from', '2024-01-05', '--url', $tls_url);
+--- request
+GET /health
+--- post_request
+is($tls->{code}, 0, 'https with the certificate trusted: exit 0') or diag($tls->{err});
+like($tls->{out}, qr/^replay: 1 days, (\d+) bars posted, \1 accepted, 0 rejected/m,
+     'every bar posted over TLS');
+ok(($tls->{out} =~ / (\d+) jobs \(/)[0], 'and scans started and waited for over TLS')
+    or diag($tls->{out});
+is($untrusted->{code}, 1, 'a certificate nobody vouches for: exit 1');
+like($untrusted->{err}, qr/certificate/i, 'the certificate is named as the reason');
+like($untrusted->{err}, qr/unreachable/, 'and the engine said unreachable');
+is($untrusted->{out}, '', 'nothing posted, nothing on stdout');

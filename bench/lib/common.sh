@@ -339,7 +339,7 @@ bench_compile() {
     avx2=${FAISS_CACHE:-${PRT_CACHE:-/var/cache/pattern-rt}/faiss-1.7.3-2}/avx2/libfaiss_avx2.a
     objs=
     # faiss_ext is linked below, in the variant of each FAISS library
-    for f in engine/*.c engine/*/*.c engine/*/*.cpp common/*.c; do
+    for f in engine/*.c engine/*/*.c engine/*/*.cpp tools/*.c common/*.c; do
         o="$build/${f%.*}.o"
         case "$f" in
         engine/main.c|engine/index/faiss_ext.cpp) ;;
@@ -364,9 +364,9 @@ _bench_link() {
     # shellcheck disable=SC2086,SC2046
     ${CC:-cc} -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow \
         -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes \
-        -Wno-unused-parameter -D_GNU_SOURCE -pthread -Iinclude -Iengine \
+        -Wno-unused-parameter -D_GNU_SOURCE -pthread -Iinclude -Iengine -I. \
         $(pkg-config --cflags lmdb yajl) -o "$out" "$src" "$@" -fopenmp \
-        -lopenblas -llapack $(pkg-config --libs lmdb yajl libpcre2-8 openssl zlib) \
+        -lopenblas -llapack $(pkg-config --libs lmdb yajl libpcre2-8 openssl zlib libcurl) \
         -lstdc++ -lm -pthread
 }
 

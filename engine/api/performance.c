@@ -19,6 +19,7 @@
 
 #include "api/api.h"
 #include "pattern_rt_nytime.h"
+#include "core/array.h"
 #include "core/log.h"
 #include "forecast/forecast.h"
 #include "jobs/render.h"
@@ -162,14 +163,12 @@ static int
 outcomes_push(outcomes_t *o, const prt_pred_rec_t *p)
 {
     if (o->n == o->cap) {
-        size_t      cap = o->cap ? o->cap * 2 : 1024;
-        outcome_t  *v = realloc(o->v, cap * sizeof(*v));
+        outcome_t  *v = prt_array_grow(o->v, &o->cap, sizeof(*v), 1024);
 
         if (v == NULL) {
             return -1;
         }
         o->v = v;
-        o->cap = cap;
     }
     o->v[o->n++] = (outcome_t) {
         .id = p->id, .scan_ms = p->scan_time_ms, .edge = p->edge,

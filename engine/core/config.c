@@ -6,18 +6,18 @@
 
 #include "core/config.h"
 
-typedef enum { OPT_STR, OPT_SIZE, OPT_OCTAL } opt_type_t;
+static int load_file_arg(void *c, const char *name, const char *path);
 
-typedef struct {
-    const char  *name;
-    opt_type_t   type;
-    size_t       offset;
-    const char  *help;
-} opt_t;
+#define OPT(name, kind, help) \
+    PRT_ARG_OF(#name, kind, prt_config_t, name, 0, (double) UINT64_MAX, help)
+#define OPT_STR    PRT_ARG_DUP
+#define OPT_SIZE   PRT_ARG_SIZE
+#define OPT_OCTAL  PRT_ARG_OCTAL
 
-#define OPT(name, type, help) { #name, type, offsetof(prt_config_t, name), help }
-
-static const opt_t options[] = {
+/* config first: a file read before the settings after it on the command
+ * line; prt_config_usage and prt_config_free skip it */
+static const prt_arg_t options[] = {
+    PRT_ARG_FN("config", load_file_arg, NULL),
     OPT(data_dir, OPT_STR, "engine state: index/, bars/, store/ (default var/data)"),
     OPT(socket, OPT_STR, "unix socket the nginx workers connect to (default <data_dir>/engine.sock)"),
     OPT(socket_mode, OPT_OCTAL, "permissions of the socket file (default 0660)"),
@@ -48,6 +48,8 @@ static const opt_t options[] = {
 };
 
 #define N_OPTIONS  (sizeof(options) / sizeof(options[0]))
+
+static const prt_args_t  spec = PRT_ARGS("", options);
 
 void
 prt_config_defaults(prt_config_t *c)
@@ -84,7 +86,7 @@ void
 prt_config_free(prt_config_t *c)
 {
     for (size_t i = 0; i < N_OPTIONS; i++) {
-        if (options[i].type == OPT_STR) {
+        if (options[i].kind == PRT_ARG_DUP) {
             char  **p = (char **) ((char *) c + options[i].offset);
             free(*p);
             *p = NULL;
@@ -92,120 +94,16 @@ prt_config_free(prt_config_t *c)
     }
 }
 
-int
-prt_parse_size(const char *s, uint64_t *out)
-{
-    char                *end;
-    unsigned long long   v;
-    uint64_t             mul = 1;
-
-    if (*s < '0' || *s > '9') {
-        return -1;
-    }
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno) {
-        return -1;
-    }
-    switch (*end) {
-    case 'k': case 'K': mul = 1ULL << 10; end++; break;
-    case 'm': case 'M': mul = 1ULL << 20; end++; break;
-    case 'g': case 'G': mul = 1ULL << 30; end++; break;
-    default: break;
-    }
-    if (*end != '\0' || v > UINT64_MAX / mul) {
-        return -1;
-    }
-    *out = v * mul;
-    return 0;
-}
-
-static const opt_t *
-find_option(const char *name, size_t len)
-{
-    char  key[64];
-
-    if (len >= sizeof(key)) {
-        return NULL;
-    }
-    for (size_t i = 0; i < len; i++) {
-        key[i] = name[i] == '-' ? '_' : name[i];
-    }
-    key[len] = '\0';
-
-    for (size_t i = 0; i < N_OPTIONS; i++) {
-        if (strcmp(options[i].name, key) == 0) {
-            return &options[i];
-        }
-    }
-    return NULL;
-}
-
 static int
-set_option(prt_config_t *c, const opt_t *o, const char *value)
+load_file_arg(void *c, const char *name, const char *path)
 {
-    void           *slot = (char *) c + o->offset;
-    char           *end;
-    unsigned long   mode;
-
-    switch (o->type) {
-    case OPT_STR:
-        free(*(char **) slot);
-        *(char **) slot = strdup(value);
-        return *(char **) slot ? 0 : -1;
-    case OPT_SIZE:
-        return prt_parse_size(value, slot);
-    case OPT_OCTAL:
-        mode = strtoul(value, &end, 8);
-        if (*value == '\0' || *end != '\0' || mode > 0777) {
-            return -1;
-        }
-        *(unsigned *) slot = (unsigned) mode;
-        return 0;
-    }
-    return -1;
+    return prt_config_load_file(c, path);
 }
 
 int
 prt_config_parse_args(prt_config_t *c, int argc, char **argv, int first)
 {
-    for (int i = first; i < argc; i++) {
-        const char   *arg = argv[i], *value, *eq;
-        const opt_t  *o;
-        size_t        len;
-
-        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-            return 1;
-        }
-        if (strncmp(arg, "--", 2) != 0) {
-            fprintf(stderr, "unexpected argument: %s\n", arg);
-            return -1;
-        }
-        arg += 2;
-        eq = strchr(arg, '=');
-        len = eq ? (size_t) (eq - arg) : strlen(arg);
-
-        if (len == 6 && strncmp(arg, "config", 6) == 0) {
-            value = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
-            if (value == NULL || prt_config_load_file(c, value) != 0) {
-                return -1;
-            }
-            continue;
-        }
-
-        o = find_option(arg, len);
-        if (o == NULL) {
-            fprintf(stderr, "unknown option: --%.*s\n", (int) len, arg);
-            return -1;
-        }
-        value = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
-        if (value == NULL || set_option(c, o, value) != 0) {
-            fprintf(stderr, "bad value for --%s: %s\n", o->name,
-                    value ? value : "(missing)");
-            return -1;
-        }
-    }
-    return 0;
+    return prt_args_parse(&spec, c, argc, argv, first);
 }
 
 int
@@ -213,8 +111,8 @@ prt_config_load_file(prt_config_t *c, const char *path)
 {
     FILE         *f = fopen(path, "r");
     char          line[1024], *p, *key, *value;
-    const opt_t  *o;
-    int           lineno = 0;
+    const prt_arg_t  *o;
+    int               lineno = 0;
 
     if (f == NULL) {
         fprintf(stderr, "%s: %s\n", path, strerror(errno));
@@ -237,8 +135,10 @@ prt_config_load_file(prt_config_t *c, const char *path)
             p[-1] = '\0';
         }
 
-        o = find_option(key, strlen(key));
-        if (o == NULL || *value == '\0' || set_option(c, o, value) != 0) {
+        o = prt_args_find(&spec, key, strlen(key));
+        if (o == NULL || o->kind == PRT_ARG_CALL || *value == '\0'
+            || prt_args_set(&spec, o, c, value, 1) != 0)
+        {
             fprintf(stderr, "%s:%d: %s \"%s\"\n", path, lineno,
                     o ? "bad value for" : "unknown setting", key);
             fclose(f);
@@ -255,6 +155,9 @@ prt_config_usage(const char *command)
     fprintf(stderr, "usage: pattern-rt-engine %s [--config FILE] [--name value ...]\n"
                     "settings:\n", command);
     for (size_t i = 0; i < N_OPTIONS; i++) {
+        if (options[i].help == NULL) {
+            continue;                         /* --config, in the line above */
+        }
         fprintf(stderr, "  --%-16s %s\n", options[i].name, options[i].help);
     }
 }

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/args.h"
+
 typedef struct {
     char      *data_dir;
     char      *socket;
@@ -48,8 +50,5 @@ void prt_config_free(prt_config_t *c);
 int  prt_config_parse_args(prt_config_t *c, int argc, char **argv, int first);
 int  prt_config_load_file(prt_config_t *c, const char *path);
 void prt_config_usage(const char *command);
-
-/* "4m" -> 4194304; "123" -> 123. */
-int  prt_parse_size(const char *s, uint64_t *out);
 
 #endif

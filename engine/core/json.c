@@ -215,12 +215,78 @@ format_fixed15(double v, char *buf)
     return (int) (p - buf);
 }
 
+/* ---- PRT_NUM_EXACT ---- */
+
+static const double  pow10_exact[] = {
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9
+};
+
+static size_t
+write_digits(uint64_t m, size_t frac, char *out)
+{
+    char    tmp[24];
+    size_t  n = 0, len = 0;
+
+    do {
+        tmp[n++] = (char) ('0' + m % 10);
+        m /= 10;
+    } while (m);
+    while (n <= frac) {                  /* 0.000x: leading zeros */
+        tmp[n++] = '0';
+    }
+    while (n) {
+        out[len++] = tmp[--n];
+        if (n == frac && frac) {
+            out[len++] = '.';
+        }
+    }
+    return len;
+}
+
+/*
+ * Exact without strtod: if m / 10^d == |v| for integers m < 2^53 and
+ * d <= 9, both are exact doubles, so that division is correctly rounded:
+ * it is the double nearest to the decimal m·10^-d, which is what any
+ * correct reader (strtod, yajl) makes of the text. Flat-file prices and
+ * volumes are such decimals; the rest falls back to %.17g.
+ */
+static int
+format_exact(double v, char *out, size_t cap)
+{
+    double  a = fabs(v), scaled, m;
+    size_t  len = 0;
+
+    if (cap >= PRT_NUM_SIZE && isfinite(v) && a < 1e15) {
+        for (size_t d = 0; d < sizeof(pow10_exact) / sizeof(pow10_exact[0]);
+             d++)
+        {
+            scaled = a * pow10_exact[d];
+            if (scaled >= 9007199254740992.0) {
+                break;
+            }
+            m = nearbyint(scaled);
+            if (m / pow10_exact[d] == a) {
+                if (signbit(v) && a != 0) {
+                    out[len++] = '-';
+                }
+                len += write_digits((uint64_t) m, d, out + len);
+                out[len] = '\0';
+                return (int) len;
+            }
+        }
+    }
+    return snprintf(out, cap, "%.17g", v);
+}
+
 int
-prt_format_double(double v, char *buf, size_t len)
+prt_format_number(double v, prt_num_mode_t mode, char *buf, size_t len)
 {
     int  n;
 
-    if (len >= 32 && v != 0 && isfinite(v)) {
+    if (mode == PRT_NUM_EXACT) {
+        return format_exact(v, buf, len);
+    }
+    if (len >= PRT_NUM_SIZE && v != 0 && isfinite(v)) {
         n = format_fixed15(v, buf);
         if (n > 0) {
             return n;
@@ -232,14 +298,14 @@ prt_format_double(double v, char *buf, size_t len)
 void
 prt_json_num(prt_json_t *j, double v)
 {
-    char  buf[32];
+    char  buf[PRT_NUM_SIZE];
     int   n;
 
     if (!isfinite(v)) {
         prt_json_null(j);
         return;
     }
-    n = prt_format_double(v, buf, sizeof(buf));
+    n = prt_format_number(v, PRT_NUM_DISPLAY, buf, sizeof(buf));
     json_check(j, yajl_gen_number(j->gen, buf, (size_t) n));
 }
 

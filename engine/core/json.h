@@ -55,7 +55,31 @@ void prt_json_ktime(prt_json_t *j, const char *key, int64_t utc_ms);
 void prt_json_error(prt_json_t *j, const char *code, const char *message,
     const char *field);
 
-int prt_format_double(double v, char *buf, size_t len);
+/*
+ * The engine's one number-to-text routine, in two contracts that differ
+ * on purpose:
+ *
+ *   PRT_NUM_DISPLAY  exactly printf's "%.15g": 15 significant digits,
+ *                    integers to 10^15 and unix times to the millisecond
+ *                    exact, no binary noise (0.011, not
+ *                    0.010999999999999999). The API's JSON, the metrics.
+ *   PRT_NUM_EXACT    text that reads back (strtod, yajl) as exactly v: the
+ *                    shortest plain decimal with at most 9 fraction digits
+ *                    when there is one (flat-file prices and volumes),
+ *                    else "%.17g". The replay's bars, which the engine
+ *                    must store bit for bit as the file had them.
+ *
+ * buf needs PRT_NUM_SIZE bytes for the fast paths (less falls back to
+ * snprintf); returns the length, as snprintf.
+ */
+typedef enum {
+    PRT_NUM_DISPLAY,
+    PRT_NUM_EXACT,
+} prt_num_mode_t;
+
+#define PRT_NUM_SIZE  32
+
+int prt_format_number(double v, prt_num_mode_t mode, char *buf, size_t len);
 
 /* "2026-11-21T14:30:00.123Z" with its quotes into buf (32 bytes); the
  * length written */

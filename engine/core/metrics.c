@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json.h"
 #include "core/metrics.h"
 
 /* Seconds. Scans run from tens of milliseconds (a few symbols) to seconds
@@ -102,18 +103,20 @@ prt_text_family(prt_text_t *t, const char *name, const char *type,
     prt_text_printf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* 15 significant digits: integers up to 10^15 exact, unix times to the
- * millisecond, no binary noise in the last digits (0.011, not
- * 0.010999999999999999) */
+/* PRT_NUM_DISPLAY (15 significant digits, as the JSON answers); NaN and
+ * the infinities spelled as the exposition format wants them */
 static void
 text_value(prt_text_t *t, double v)
 {
+    char  num[PRT_NUM_SIZE];
+
     if (isnan(v)) {
         prt_text_printf(t, "NaN\n");
     } else if (isinf(v)) {
         prt_text_printf(t, v > 0 ? "+Inf\n" : "-Inf\n");
     } else {
-        prt_text_printf(t, "%.15g\n", v);
+        prt_format_number(v, PRT_NUM_DISPLAY, num, sizeof(num));
+        prt_text_printf(t, "%s\n", num);
     }
 }
 

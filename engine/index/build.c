@@ -27,7 +27,7 @@
 #include "data/symtab.h"
 #include "data/barstore.h"
 #include "data/flatfile.h"
-#include "core/config.h"
+#include "core/args.h"
 #include "core/version.h"
 #include "index/build.h"
 #include "index/build_day.h"
@@ -1118,9 +1118,41 @@ usage(const char *cmd)
 }
 
 static int
+parse_recall(void *opts, const char *name, const char *v)
+{
+    build_opts_t  *o = opts;
+    char          *end;
+    double         r = strtod(v, &end);
+
+    if (*v == '\0' || *end != '\0' || !(r > 0 && r <= 1)) {
+        fprintf(stderr, "bad %s: %s\n", name, v);
+        return -1;
+    }
+    o->recall_target = r;
+    return 0;
+}
+
+#define OPT(name, kind, field, lo, hi) \
+    PRT_ARG_OF(name, kind, build_opts_t, field, lo, hi, NULL)
+
+static const prt_arg_t  build_args[] = {
+    OPT("data", PRT_ARG_STR, flat_dir, 0, 0),
+    OPT("out", PRT_ARG_STR, out_dir, 0, 0),
+    OPT("factory", PRT_ARG_STR, factory, 0, 0),
+    OPT("nprobe", PRT_ARG_SIZE, nprobe, 0, (double) SIZE_MAX),
+    OPT("min-window-volume", PRT_ARG_NUM, min_window_volume, 0, INFINITY),
+    PRT_ARG_FN("recall-target", parse_recall, NULL),
+    OPT("refine", PRT_ARG_SIZE, refine, 1, 64),
+    OPT("threads", PRT_ARG_INT, threads, 1, 16),
+    OPT("bars-map-max", PRT_ARG_SIZE, bars_map_max, 0, (double) SIZE_MAX),
+};
+
+/* 0, 1 for --help, -1 (said why) */
+static int
 parse_args(build_opts_t *o, int argc, char **argv)
 {
-    uint64_t  v;
+    static const prt_args_t  spec = PRT_ARGS("", build_args);
+    int                      rc;
 
     o->min_window_volume = 1000;
     o->recall_target = 0.92;
@@ -1128,54 +1160,12 @@ parse_args(build_opts_t *o, int argc, char **argv)
     o->threads = 2;
     o->bars_map_max = (size_t) 64 << 30;
 
-    for (int i = 1; i < argc; i++) {
-        const char  *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-
-        if (val == NULL) {
-            fprintf(stderr, "%s needs a value\n", a);
-            return -1;
-        }
-        i++;
-        if (strcmp(a, "--data") == 0) {
-            o->flat_dir = val;
-        } else if (strcmp(a, "--out") == 0) {
-            o->out_dir = val;
-        } else if (strcmp(a, "--factory") == 0) {
-            o->factory = val;
-        } else if (strcmp(a, "--nprobe") == 0 && prt_parse_size(val, &v) == 0) {
-            o->nprobe = v;
-        } else if (strcmp(a, "--min-window-volume") == 0) {
-            char  *end;
-            o->min_window_volume = strtod(val, &end);
-            if (*end || !(o->min_window_volume >= 0)) {
-                fprintf(stderr, "bad --min-window-volume: %s\n", val);
-                return -1;
-            }
-        } else if (strcmp(a, "--recall-target") == 0) {
-            char  *end;
-            o->recall_target = strtod(val, &end);
-            if (*end || !(o->recall_target > 0 && o->recall_target <= 1)) {
-                fprintf(stderr, "bad --recall-target: %s\n", val);
-                return -1;
-            }
-        } else if (strcmp(a, "--refine") == 0 && prt_parse_size(val, &v) == 0
-                   && v >= 1 && v <= 64)
-        {
-            o->refine = v;
-        } else if (strcmp(a, "--threads") == 0 && prt_parse_size(val, &v) == 0
-                   && v >= 1 && v <= 16)
-        {
-            o->threads = (int) v;
-        } else if (strcmp(a, "--bars-map-max") == 0
-                   && prt_parse_size(val, &v) == 0)
-        {
-            o->bars_map_max = v;
-        } else {
-            fprintf(stderr, "unknown option or bad value: %s %s\n", a, val);
-            return -1;
-        }
+    rc = prt_args_parse(&spec, o, argc, argv, 1);
+    if (rc != 0) {
+        return rc;
     }
     if (o->flat_dir == NULL || o->out_dir == NULL) {
+        fprintf(stderr, "--data and --out are required\n");
         return -1;
     }
     return 0;
@@ -1188,9 +1178,10 @@ build_command(int argc, char **argv, int update)
     int      rc;
 
     memset(&b, 0, sizeof(b));
-    if (parse_args(&b.o, argc, argv) != 0) {
+    rc = parse_args(&b.o, argc, argv);
+    if (rc != 0) {
         usage(argv[0]);
-        return 2;
+        return rc == 1 ? 0 : 2;
     }
     b.o.update = update;
     b.tty = isatty(STDERR_FILENO);

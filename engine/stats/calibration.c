@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/array.h"
 #include "stats/calibration.h"
 
 /* one verified prediction, as the fit needs it */
@@ -172,14 +173,12 @@ static int
 series_push(series_t *s, const entry_t *e)
 {
     if (s->n == s->cap) {
-        size_t    cap = s->cap ? s->cap * 2 : 1024;
-        entry_t  *v = realloc(s->v, cap * sizeof(*v));
+        entry_t  *v = prt_array_grow(s->v, &s->cap, sizeof(*v), 1024);
 
         if (v == NULL) {
             return -1;
         }
         s->v = v;
-        s->cap = cap;
     }
     s->v[s->n++] = *e;
     s->count[e->bin]++;

@@ -11,6 +11,7 @@
 
 #include "tap.h"
 #include "clock/calendar.h"
+#include "tools/calendar.h"
 #include "pattern_rt_nytime.h"
 
 #define EST_H  5        /* hours behind UTC */
@@ -546,7 +547,8 @@ test_command(void)
     char  a0[] = "calendar", d1[] = "2024-07-01", d2[] = "2024-07-07";
     char  d3[] = "2025-01-08", d4[] = "2025-01-10", bad[] = "2024-7-1";
     char  d5[] = "2024-11-28", d6[] = "2024-11-29", far[] = "2200-01-01";
-    char  d7[] = "2024-07-06";
+    char  d7[] = "2024-07-06", help[] = "--help";
+    char *asked[] = { a0, help };
     char *july[] = { a0, d1, d2 }, *carter[] = { a0, d3, d4 };
     char *one[] = { a0, d1 }, *badfmt[] = { a0, bad, d2 };
     char *backwards[] = { a0, d2, d1 }, *toolong[] = { a0, d1, far };
@@ -582,6 +584,9 @@ test_command(void)
     run_command(2, one, &r);
     ok(r.rc == 2 && r.out[0] == '\0' && strstr(r.err, "usage:") != NULL,
        "one date: usage on stderr, exit 2");
+    run_command(2, asked, &r);
+    ok(r.rc == 0 && r.out[0] == '\0' && strstr(r.err, "usage:") != NULL,
+       "--help: usage on stderr, exit 0");
     run_command(3, badfmt, &r);
     ok(r.rc == 2 && r.out[0] == '\0' && strstr(r.err, "2024-7-1") != NULL,
        "bad date named on stderr, exit 2");

@@ -23,7 +23,7 @@
 #include "pattern_rt_nytime.h"
 #include "core/log.h"
 #include "data/flatfile.h"
-#include "data/gen.h"
+#include "tools/generate.h"
 
 #define HEADER          PRT_FF_HEADER "\n"
 #define NS              1000000000LL

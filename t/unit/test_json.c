@@ -1,6 +1,6 @@
 /*
  * Number formatting of the engine's JSON (engine/core/json.c): the fast
- * path of prt_format_double must write exactly what snprintf("%.15g")
+ * path of prt_format_number (PRT_NUM_DISPLAY) must write exactly what snprintf("%.15g")
  * writes, for every kind of value the engine renders and for random bit
  * patterns; prt_format_time_json writes ISO-8601 UTC with its quotes.
  */
@@ -28,7 +28,7 @@ rng_unit(void)
     return (double) (rng() >> 11) / 9007199254740992.0;
 }
 
-/* 1 when prt_format_double(v) is printf's text; the first few misses are
+/* 1 when prt_format_number(v, PRT_NUM_DISPLAY) is printf's text; the first few misses are
  * shown */
 static int
 same_as_printf(double v, int *shown)
@@ -36,7 +36,7 @@ same_as_printf(double v, int *shown)
     char  got[64], want[64];
     int   n;
 
-    n = prt_format_double(v, got, sizeof(got));
+    n = prt_format_number(v, PRT_NUM_DISPLAY, got, sizeof(got));
     snprintf(want, sizeof(want), "%.15g", v);
     if (n == (int) strlen(want) && strcmp(got, want) == 0) {
         return 1;

@@ -1,17 +1,18 @@
 /*
- * The replay command's pieces that need no engine (engine/feed/replay.h,
- * engine/feed/http_client.h):
+ * The replay command's pieces that need no engine (tools/replay.h,
+ * tools/http.h):
  *
- * - prt_replay_format_number: every text must read back (strtod, as yajl
+ * - prt_format_number's PRT_NUM_EXACT (core/json.h), the replay's bar
+ *   numbers: every text must read back (strtod, as yajl
  *   does) as exactly the double it was made from, and flat-file decimals
  *   must come out as their plain shortest form;
- * - the HTTP client against a scripted server in a child process:
- *   Content-Length, chunked bodies delivered a few bytes at a time, bodies
- *   up to the close, keep-alive (one connection for many requests),
- *   Connection: close, a kept-alive connection the server dropped while
- *   idle (sent again transparently), the request bytes themselves (prefix,
- *   Host, bearer token, body), timeouts, refused connections, oversized
- *   and malformed answers, and URL errors.
+ * - what the replay needs of its HTTP client (libcurl underneath), against
+ *   a scripted server in a child process: keep-alive (one connection for
+ *   many requests), Connection: close, a kept-alive connection the server
+ *   dropped while idle (sent again transparently), the request bytes
+ *   themselves (prefix, Host, bearer token, body), timeouts, refused
+ *   connections, answers over the size limit (announced or streamed) and
+ *   not HTTP, and the URLs it refuses.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,8 +26,9 @@
 
 #include "tap.h"
 
-#include "feed/http_client.h"
-#include "feed/replay.h"
+#include "core/json.h"
+#include "tools/http.h"
+#include "tools/replay.h"
 
 /* ---- numbers ------------------------------------------------------------- */
 
@@ -53,10 +55,10 @@ test_known_numbers(void)
         { 2.5e-5, "0.000025" }, { -3.75, "-3.75" }, { 123456789012.5,
                                                      "123456789012.5" },
     };
-    char  buf[PRT_REPLAY_NUMBER_SIZE];
+    char  buf[PRT_NUM_SIZE];
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        prt_replay_format_number(cases[i].v, buf);
+        prt_format_number(cases[i].v, PRT_NUM_EXACT, buf, sizeof(buf));
         is_str(buf, cases[i].text, "%.17g is written %s", cases[i].v,
                cases[i].text);
     }
@@ -66,7 +68,7 @@ test_known_numbers(void)
 static void
 test_decimals_round_trip(void)
 {
-    char    buf[PRT_REPLAY_NUMBER_SIZE], want[64];
+    char    buf[PRT_NUM_SIZE], want[64];
     size_t  bad = 0, plain = 0, n = 200000;
 
     for (size_t i = 0; i < n; i++) {
@@ -79,7 +81,7 @@ test_decimals_round_trip(void)
                  6, (unsigned long long) (m % 1000000));
         want[strlen(want) - (size_t) (6 - d)] = '\0';
         v = strtod(want, NULL);
-        prt_replay_format_number(v, buf);
+        prt_format_number(v, PRT_NUM_EXACT, buf, sizeof(buf));
         if (strtod(buf, NULL) != v) {
             if (bad++ < 5) {
                 printf("# %s -> %s reads back as %.17g\n", want, buf,
@@ -96,7 +98,7 @@ test_decimals_round_trip(void)
 static void
 test_any_double_round_trip(void)
 {
-    char      buf[PRT_REPLAY_NUMBER_SIZE];
+    char      buf[PRT_NUM_SIZE];
     size_t    bad = 0, n = 200000;
     uint64_t  bits;
     double    v;
@@ -107,7 +109,7 @@ test_any_double_round_trip(void)
         if (!isfinite(v)) {
             continue;
         }
-        prt_replay_format_number(v, buf);
+        prt_format_number(v, PRT_NUM_EXACT, buf, sizeof(buf));
         if (strtod(buf, NULL) != v || strlen(buf) >= sizeof(buf)) {
             if (bad++ < 5) {
                 printf("# %a -> %s\n", v, buf);
@@ -129,6 +131,7 @@ test_any_double_round_trip(void)
  *   /then-drop    200 keep-alive, then closes the connection silently
  *   /eof          HTTP/1.0 200 without a length: the body ends at close
  *   /big          200 with Content-Length 10 MB (only the head is sent)
+ *   /big-stream   200 without a length, 2 MiB of body until the close
  *   /garbage      not HTTP
  *   /silent       no answer at all
  *   /chunk-bad    a chunk without its CRLF
@@ -242,6 +245,16 @@ answer(int fd, const char *req, size_t len)
         send_text(fd, "HTTP/1.1 200 OK\r\nContent-Length: 10000000\r\n\r\n");
         return 0;
     }
+    if (strncmp(req, "GET /big-stream ", 16) == 0) {
+        static char  kib[1024];
+
+        memset(kib, 'x', sizeof(kib));
+        send_text(fd, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+        for (int i = 0; i < 2048; i++) {
+            write_all(fd, kib, sizeof(kib));
+        }
+        return 0;
+    }
     if (strncmp(req, "GET /garbage ", 13) == 0) {
         send_text(fd, "SSH-2.0-OpenSSH\r\n\r\n");
         return 0;
@@ -310,7 +323,7 @@ static prt_http_t *
 client(int port, const char *prefix, int timeout_ms, size_t max_response,
     const char *token)
 {
-    prt_http_options_t  o = { timeout_ms, max_response, token };
+    prt_http_options_t  o = { timeout_ms, max_response, token, NULL };
     char                url[128], err[PRT_HTTP_ERR_SIZE];
     prt_http_t         *h;
 
@@ -435,9 +448,9 @@ test_failures(int port)
     prt_http_response_t   res;
     char                  err[PRT_HTTP_ERR_SIZE];
     static const char    *bad_urls[] = {
-        "https://127.0.0.1:1", "http://127.0.0.1:99999", "http://[::1",
-        "http://user@host/", "http://host/p?q=1", "ftp://host", "http://",
-        "http://host:/", "http://host/a b",
+        "http://127.0.0.1:99999", "http://[::1", "http://user@host/",
+        "http://host/p?q=1", "http://host/#f", "ftp://host", "http://",
+        "http://host/a b", "127.0.0.1:8080",
     };
 
     if (h == NULL) {
@@ -445,14 +458,20 @@ test_failures(int port)
         return;
     }
     ok(prt_http_request(h, "GET", "/big", NULL, 0, &res) == -1
-       && strstr(prt_http_errmsg(h), "larger than") != NULL,
-       "a body over the limit: %s", prt_http_errmsg(h));
+       && strstr(prt_http_errmsg(h), "larger than 1048576 bytes") != NULL,
+       "a body announced over the limit: %s", prt_http_errmsg(h));
+    ok(prt_http_request(h, "GET", "/big-stream", NULL, 0, &res) == -1
+       && strstr(prt_http_errmsg(h), "larger than 1048576 bytes") != NULL,
+       "a body streamed past the limit: %s", prt_http_errmsg(h));
     ok(prt_http_request(h, "GET", "/garbage", NULL, 0, &res) == -1
-       && strstr(prt_http_errmsg(h), "status line") != NULL,
+       && prt_http_errmsg(h)[0] != '\0',
        "not HTTP: %s", prt_http_errmsg(h));
     ok(prt_http_request(h, "GET", "/chunk-bad", NULL, 0, &res) == -1
-       && strstr(prt_http_errmsg(h), "CRLF") != NULL,
+       && prt_http_errmsg(h)[0] != '\0',
        "a broken chunk: %s", prt_http_errmsg(h));
+    ok(prt_http_request(h, "GET", "/len", NULL, 0, &res) == 0
+       && res.status == 200 && strcmp(res.body, "hello") == 0,
+       "a good answer after the failures: %s", prt_http_errmsg(h));
     ok(prt_http_request(h, "GET", "/silent", NULL, 0, &res) == -1
        && strstr(prt_http_errmsg(h), "timed out") != NULL,
        "no answer: %s", prt_http_errmsg(h));
@@ -472,10 +491,14 @@ test_failures(int port)
         prt_http_free(h);
     }
     h = prt_http_new("http://localhost/x", &(prt_http_options_t) {
-                         0, 0, "bad token" }, err, sizeof(err));
+                         0, 0, "bad token", NULL }, err, sizeof(err));
     ok(h == NULL, "a token with a space is refused: %s", err);
     h = prt_http_new("http://[::1]:8080/patterns/", NULL, err, sizeof(err));
     ok(h != NULL, "an IPv6 URL with a prefix");
+    prt_http_free(h);
+    h = prt_http_new("https://pattern-rt.invalid/patterns", NULL, err,
+                     sizeof(err));
+    ok(h != NULL, "an https URL (TLS through libcurl)");
     prt_http_free(h);
 }
 

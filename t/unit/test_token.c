@@ -20,7 +20,7 @@
 
 #include "pattern_rt_token.h"
 
-#include "auth/token_cmd.h"
+#include "tools/token.h"
 
 #define NOW  INT64_C(1700000000)
 

@@ -30,12 +30,13 @@
 
 #include "clock/calendar.h"
 #include "pattern_rt_nytime.h"
-#include "core/config.h"
+#include "core/args.h"
+#include "core/json.h"
 #include "core/loop.h"
 #include "core/path.h"
 #include "data/flatfile.h"
-#include "feed/http_client.h"
-#include "feed/replay.h"
+#include "tools/http.h"
+#include "tools/replay.h"
 #include "index/pattern.h"
 #include "pattern_rt_msg.h"
 
@@ -61,6 +62,7 @@
 #define SETTLE_TIMEOUT_MS   120000
 #define TOKEN_FILE_MAX      1024
 #define JOB_ID_LEN          36            /* UUID text */
+#define NO_DAY              INT32_MIN     /* --from / --to not given */
 
 /* ---- options ------------------------------------------------------------- */
 
@@ -70,6 +72,7 @@ typedef struct {
     unsigned      port;
     const char   *token;
     char          token_buf[TOKEN_FILE_MAX];
+    const char   *cacert;              /* --cacert; NULL: the system's */
     const char   *data_dir;
     prt_day_t     from;
     prt_day_t     to;
@@ -174,68 +177,6 @@ say(const char *fmt, ...)
 }
 
 
-/* ---- numbers ------------------------------------------------------------- */
-
-static const double  pow10_tab[] = {
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9
-};
-
-static size_t
-write_digits(uint64_t m, size_t frac, char *out)
-{
-    char    tmp[24];
-    size_t  n = 0, len = 0;
-
-    do {
-        tmp[n++] = (char) ('0' + m % 10);
-        m /= 10;
-    } while (m);
-    while (n <= frac) {                  /* 0.000x: leading zeros */
-        tmp[n++] = '0';
-    }
-    while (n) {
-        out[len++] = tmp[--n];
-        if (n == frac && frac) {
-            out[len++] = '.';
-        }
-    }
-    return len;
-}
-
-/*
- * Exact without strtod: if m / 10^d == |v| for integers m < 2^53 and
- * d <= 9, both are exact doubles, so that division is correctly rounded:
- * it is the double nearest to the decimal m·10^-d, which is what any
- * correct reader (strtod, yajl) makes of the text. Flat-file prices and
- * volumes are such decimals; the rest falls back to %.17g.
- */
-int
-prt_replay_format_number(double v, char *out)
-{
-    double  a = fabs(v), scaled, m;
-    size_t  len = 0;
-
-    if (isfinite(v) && a < 1e15) {
-        for (size_t d = 0; d < sizeof(pow10_tab) / sizeof(pow10_tab[0]);
-             d++)
-        {
-            scaled = a * pow10_tab[d];
-            if (scaled >= 9007199254740992.0) {
-                break;
-            }
-            m = nearbyint(scaled);
-            if (m / pow10_tab[d] == a) {
-                if (signbit(v) && a != 0) {
-                    out[len++] = '-';
-                }
-                len += write_digits((uint64_t) m, d, out + len);
-                out[len] = '\0';
-                return (int) len;
-            }
-        }
-    }
-    return snprintf(out, PRT_REPLAY_NUMBER_SIZE, "%.17g", v);
-}
 
 
 /* ---- option parsing ------------------------------------------------------ */
@@ -255,6 +196,8 @@ usage(FILE *out)
 "  --token T             Authorization: Bearer T (feed scope; read too\n"
 "                        where the read API needs tokens); also\n"
 "                        --token-file F or $PATTERN_RT_TOKEN\n"
+"  --cacert FILE         PEM certificates to trust for an https:// URL\n"
+"                        (default: the system's)\n"
 "  --scan SYMBOLS        start scan jobs for these symbols (spaces or\n"
 "                        commas) every --every minutes of market time\n"
 "  --every MIN           minutes between scans (required with --scan)\n"
@@ -279,95 +222,38 @@ usage(FILE *out)
 }
 
 static int
-parse_day_arg(const char *name, const char *v, prt_day_t *out)
+parse_speed(void *opts, const char *name, const char *v)
 {
-    int64_t  d;
+    replay_opts_t  *o = opts;
+    char           *end;
+    double          x;
 
-    if (prt_parse_date(v, strlen(v), &d) != 0) {
-        fprintf(stderr, "%s: not a date (YYYY-MM-DD): %s\n", name, v);
+    if (strcmp(v, "max") == 0) {
+        o->speed = 0;
+        return 0;
+    }
+    x = strtod(v, &end);
+    if (*v == '\0' || *end != '\0' || !(x >= 1e-3 && x <= 1e9)) {
+        fprintf(stderr, "%s wants max or a number in 0.001..1e+09, got "
+                "\"%s\"\n", name, v);
         return -1;
     }
-    *out = (prt_day_t) d;
+    o->speed = x;
     return 0;
 }
 
 static int
-parse_int_arg(const char *name, const char *v, long lo, long hi, int *out)
+parse_horizon(void *opts, const char *name, const char *v)
 {
-    char  *end;
-    long   x;
+    replay_opts_t  *o = opts;
+    char           *end;
+    long            h;
 
     errno = 0;
-    x = strtol(v, &end, 10);
-    if (*v == '\0' || *end != '\0' || errno != 0 || x < lo || x > hi) {
-        fprintf(stderr, "%s: want an integer %ld-%ld, got %s\n", name, lo, hi,
-                v);
-        return -1;
-    }
-    *out = (int) x;
-    return 0;
-}
-
-static int
-parse_num_arg(const char *name, const char *v, double lo, double hi,
-    double *out)
-{
-    char    *end;
-    double   x = strtod(v, &end);
-
-    if (*v == '\0' || *end != '\0' || !(x >= lo && x <= hi)) {
-        fprintf(stderr, "%s: want a number %g-%g, got %s\n", name, lo, hi, v);
-        return -1;
-    }
-    *out = x;
-    return 0;
-}
-
-static int
-parse_bool_arg(const char *name, const char *v, int *out)
-{
-    if (strcmp(v, "true") == 0 || strcmp(v, "false") == 0) {
-        *out = v[0] == 't';
-        return 0;
-    }
-    fprintf(stderr, "%s: want true or false, got %s\n", name, v);
-    return -1;
-}
-
-static int
-parse_speed(const char *v, double *out)
-{
-    if (strcmp(v, "max") == 0) {
-        *out = 0;
-        return 0;
-    }
-    return parse_num_arg("--speed", v, 1e-3, 1e9, out);
-}
-
-static int
-parse_size_arg(const char *name, const char *v, uint64_t lo, uint64_t hi,
-    size_t *out)
-{
-    uint64_t  x;
-
-    if (prt_parse_size(v, &x) != 0 || x < lo || x > hi) {
-        fprintf(stderr, "%s: want a size %llu-%llu (k, m suffixes), got %s\n",
-                name, (unsigned long long) lo, (unsigned long long) hi, v);
-        return -1;
-    }
-    *out = (size_t) x;
-    return 0;
-}
-
-static int
-parse_horizon(replay_opts_t *o, const char *v)
-{
-    int  h;
-
-    if (parse_int_arg("--horizon", v, 1, 60, &h) != 0) {
-        return -1;
-    }
-    if (prt_horizon_index(h) < 0) {
+    h = strtol(v, &end, 10);
+    if (*v == '\0' || *end != '\0' || errno != 0 || h < 1 || h > 60
+        || prt_horizon_index((int) h) < 0)
+    {
         fprintf(stderr, "--horizon must be one of 1-10, 15, 20, 30, 45, 60: "
                 "%s\n", v);
         return -1;
@@ -377,13 +263,14 @@ parse_horizon(replay_opts_t *o, const char *v)
             return 0;                          /* given twice: one job */
         }
     }
-    o->horizons[o->nhorizons++] = h;
+    o->horizons[o->nhorizons++] = (int) h;
     return 0;
 }
 
 static int
-parse_sessions(replay_opts_t *o, const char *v)
+parse_sessions(void *opts, const char *name, const char *v)
 {
+    replay_opts_t  *o = opts;
     static const struct { const char *name; uint32_t bit; } names[] = {
         { "pre", PRT_SESSION_BIT_PRE },
         { "regular", PRT_SESSION_BIT_REGULAR },
@@ -421,8 +308,9 @@ parse_sessions(replay_opts_t *o, const char *v)
 
 /* Splits on spaces and commas, upper-cases, checks, drops repeats. */
 static int
-parse_symbols(replay_opts_t *o, const char *v)
+parse_symbols(void *opts, const char *name, const char *v)
 {
+    replay_opts_t  *o = opts;
     const char  *p = v;
     char         sym[PRT_SYMBOL_SIZE];
     size_t       n, i;
@@ -465,8 +353,9 @@ parse_symbols(replay_opts_t *o, const char *v)
 }
 
 static int
-read_token_file(replay_opts_t *o, const char *path)
+read_token_file(void *opts, const char *name, const char *path)
 {
+    replay_opts_t  *o = opts;
     FILE    *f = fopen(path, "r");
     size_t   n;
 
@@ -482,92 +371,48 @@ read_token_file(replay_opts_t *o, const char *path)
     return 0;
 }
 
-/* One option with its value; -1 when it is unknown or the value bad. */
-static int
-set_option(replay_opts_t *o, const char *a, const char *v)
-{
-    int  port;
+#define OPT(name, kind, field, lo, hi) \
+    PRT_ARG_OF(name, kind, replay_opts_t, field, lo, hi, NULL)
 
-    if (strcmp(a, "--data") == 0) {
-        o->data_dir = v;
-    } else if (strcmp(a, "--from") == 0) {
-        return parse_day_arg(a, v, &o->from);
-    } else if (strcmp(a, "--to") == 0) {
-        return parse_day_arg(a, v, &o->to);
-    } else if (strcmp(a, "--speed") == 0) {
-        return parse_speed(v, &o->speed);
-    } else if (strcmp(a, "--url") == 0) {
-        o->url = v;
-    } else if (strcmp(a, "--port") == 0) {
-        if (parse_int_arg(a, v, 1, 65535, &port) != 0) {
-            return -1;
-        }
-        o->port = (unsigned) port;
-    } else if (strcmp(a, "--token") == 0) {
-        o->token = v;
-    } else if (strcmp(a, "--token-file") == 0) {
-        return read_token_file(o, v);
-    } else if (strcmp(a, "--scan") == 0) {
-        return parse_symbols(o, v);
-    } else if (strcmp(a, "--every") == 0) {
-        return parse_int_arg(a, v, 1, DAY_MINUTES, &o->every);
-    } else if (strcmp(a, "--horizon") == 0) {
-        return parse_horizon(o, v);
-    } else if (strcmp(a, "--k") == 0) {
-        return parse_int_arg(a, v, 1, 500, &o->k);
-    } else if (strcmp(a, "--alpha") == 0) {
-        return parse_num_arg(a, v, 0, 50, &o->alpha);
-    } else if (strcmp(a, "--trim-lo") == 0) {
-        return parse_int_arg(a, v, 0, 49, &o->trim_lo);
-    } else if (strcmp(a, "--trim-hi") == 0) {
-        return parse_int_arg(a, v, 0, 49, &o->trim_hi);
-    } else if (strcmp(a, "--exclude-self") == 0) {
-        return parse_bool_arg(a, v, &o->exclude_self);
-    } else if (strcmp(a, "--cross-asset") == 0) {
-        return parse_bool_arg(a, v, &o->cross_asset);
-    } else if (strcmp(a, "--min-edge") == 0) {
-        return parse_num_arg(a, v, 0, 1e9, &o->min_edge);
-    } else if (strcmp(a, "--sessions") == 0) {
-        return parse_sessions(o, v);
-    } else if (strcmp(a, "--batch") == 0) {
-        return parse_size_arg(a, v, 1, 1000000, &o->batch);
-    } else if (strcmp(a, "--max-body") == 0) {
-        return parse_size_arg(a, v, MIN_BODY, 1u << 30, &o->max_body);
-    } else if (strcmp(a, "--timeout") == 0) {
-        return parse_int_arg(a, v, 1, 3600, &o->timeout_s);
-    } else if (strcmp(a, "--job-timeout") == 0) {
-        return parse_int_arg(a, v, 1, 86400, &o->job_timeout_s);
-    } else {
-        fprintf(stderr, "unknown option: %s\n", a);
-        return -1;
-    }
-    return 0;
-}
-
-static int
-set_flag(replay_opts_t *o, const char *a)
-{
-    if (strcmp(a, "--bulk") == 0) {
-        o->bulk = 1;
-    } else if (strcmp(a, "--close") == 0) {
-        o->close_day = 1;
-    } else if (strcmp(a, "--quiet") == 0) {
-        o->quiet = 1;
-    } else {
-        return 0;
-    }
-    return 1;
-}
+static const prt_arg_t  replay_args[] = {
+    OPT("data", PRT_ARG_STR, data_dir, 0, 0),
+    OPT("from", PRT_ARG_DATE, from, 0, 0),
+    OPT("to", PRT_ARG_DATE, to, 0, 0),
+    PRT_ARG_FN("speed", parse_speed, NULL),
+    OPT("url", PRT_ARG_STR, url, 0, 0),
+    OPT("port", PRT_ARG_UINT, port, 1, 65535),
+    OPT("token", PRT_ARG_STR, token, 0, 0),
+    PRT_ARG_FN("token-file", read_token_file, NULL),
+    OPT("cacert", PRT_ARG_STR, cacert, 0, 0),
+    PRT_ARG_FN("scan", parse_symbols, NULL),
+    OPT("every", PRT_ARG_INT, every, 1, DAY_MINUTES),
+    PRT_ARG_FN("horizon", parse_horizon, NULL),
+    OPT("k", PRT_ARG_INT, k, 1, 500),
+    OPT("alpha", PRT_ARG_NUM, alpha, 0, 50),
+    OPT("trim-lo", PRT_ARG_INT, trim_lo, 0, 49),
+    OPT("trim-hi", PRT_ARG_INT, trim_hi, 0, 49),
+    OPT("exclude-self", PRT_ARG_BOOL, exclude_self, 0, 0),
+    OPT("cross-asset", PRT_ARG_BOOL, cross_asset, 0, 0),
+    OPT("min-edge", PRT_ARG_NUM, min_edge, 0, 1e9),
+    PRT_ARG_FN("sessions", parse_sessions, NULL),
+    OPT("batch", PRT_ARG_SIZE, batch, 1, 1000000),
+    OPT("max-body", PRT_ARG_SIZE, max_body, MIN_BODY, 1u << 30),
+    OPT("timeout", PRT_ARG_INT, timeout_s, 1, 3600),
+    OPT("job-timeout", PRT_ARG_INT, job_timeout_s, 1, 86400),
+    OPT("bulk", PRT_ARG_FLAG, bulk, 0, 0),
+    OPT("close", PRT_ARG_FLAG, close_day, 0, 0),
+    OPT("quiet", PRT_ARG_FLAG, quiet, 0, 0),
+};
 
 /* The combinations no single option can check. */
 static int
-check_options(replay_opts_t *o, int have_from, int have_to)
+check_options(replay_opts_t *o)
 {
-    if (o->data_dir == NULL || !have_from) {
+    if (o->data_dir == NULL || o->from == NO_DAY) {
         fprintf(stderr, "--data and --from are required\n");
         return -1;
     }
-    if (!have_to) {
+    if (o->to == NO_DAY) {
         o->to = o->from;
     }
     if (o->to < o->from) {
@@ -609,11 +454,12 @@ check_options(replay_opts_t *o, int have_from, int have_to)
 static int
 parse_args(replay_opts_t *o, int argc, char **argv)
 {
-    int          have_from = 0, have_to = 0;
-    char         name[64];
-    const char  *a, *v, *eq;
+    static const prt_args_t  spec = PRT_ARGS("", replay_args);
+    int                      rc;
 
     o->port = 8080;
+    o->from = NO_DAY;
+    o->to = NO_DAY;
     o->batch = DEFAULT_BATCH;
     o->max_body = DEFAULT_MAX_BODY;
     o->timeout_s = 30;
@@ -623,34 +469,8 @@ parse_args(replay_opts_t *o, int argc, char **argv)
     o->exclude_self = 1;
     o->cross_asset = 1;
 
-    for (int i = 1; i < argc; i++) {
-        a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            return 1;
-        }
-        if (set_flag(o, a)) {
-            continue;
-        }
-        eq = strchr(a, '=');
-        if (strncmp(a, "--", 2) == 0 && eq && (size_t) (eq - a) < sizeof(name))
-        {
-            memcpy(name, a, (size_t) (eq - a));      /* --name=value */
-            name[eq - a] = '\0';
-            a = name;
-            v = eq + 1;
-        } else if (i + 1 < argc) {
-            v = argv[++i];
-        } else {
-            fprintf(stderr, "%s needs a value\n", a);
-            return -1;
-        }
-        have_from |= strcmp(a, "--from") == 0;
-        have_to |= strcmp(a, "--to") == 0;
-        if (set_option(o, a, v) != 0) {
-            return -1;
-        }
-    }
-    return check_options(o, have_from, have_to);
+    rc = prt_args_parse(&spec, o, argc, argv, 1);
+    return rc != 0 ? rc : check_options(o);
 }
 
 
@@ -953,17 +773,16 @@ load_day(replay_t *r, const char *path, prt_day_t day)
 static size_t
 format_event(const day_t *d, const day_row_t *x, char *out)
 {
-    char     o[PRT_REPLAY_NUMBER_SIZE], h[PRT_REPLAY_NUMBER_SIZE];
-    char     l[PRT_REPLAY_NUMBER_SIZE], c[PRT_REPLAY_NUMBER_SIZE];
-    char     v[PRT_REPLAY_NUMBER_SIZE];
+    char     o[PRT_NUM_SIZE], h[PRT_NUM_SIZE], l[PRT_NUM_SIZE];
+    char     c[PRT_NUM_SIZE], v[PRT_NUM_SIZE];
     int64_t  s = (d->start_s + (int64_t) x->minute * 60) * 1000;
     int      n;
 
-    prt_replay_format_number(x->open, o);
-    prt_replay_format_number(x->high, h);
-    prt_replay_format_number(x->low, l);
-    prt_replay_format_number(x->close, c);
-    prt_replay_format_number(x->volume, v);
+    prt_format_number(x->open, PRT_NUM_EXACT, o, sizeof(o));
+    prt_format_number(x->high, PRT_NUM_EXACT, h, sizeof(h));
+    prt_format_number(x->low, PRT_NUM_EXACT, l, sizeof(l));
+    prt_format_number(x->close, PRT_NUM_EXACT, c, sizeof(c));
+    prt_format_number(x->volume, PRT_NUM_EXACT, v, sizeof(v));
     n = snprintf(out, EVENT_MAX_BYTES,
                  "{\"ev\":\"AM\",\"sym\":\"%s\",\"v\":%s,\"o\":%s,\"c\":%s,"
                  "\"h\":%s,\"l\":%s,\"s\":%lld,\"e\":%lld}",
@@ -1164,8 +983,12 @@ make_run_body(replay_t *r, int horizon, char **out, size_t *len)
     const replay_opts_t  *o = &r->o;
     size_t                cap = 512 + o->nsymbols * (PRT_SYMBOL_SIZE + 3);
     char                 *b = malloc(cap), sessions[64];
+    char                  alpha[PRT_NUM_SIZE], min_edge[PRT_NUM_SIZE];
 
     *len = 0;
+    prt_format_number(o->alpha, PRT_NUM_EXACT, alpha, sizeof(alpha));
+    prt_format_number(o->min_edge, PRT_NUM_EXACT, min_edge,
+                      sizeof(min_edge));
     if (b == NULL || append(&b, len, &cap, "{\"symbols\":[") != 0) {
         goto failed;
     }
@@ -1178,12 +1001,12 @@ make_run_body(replay_t *r, int horizon, char **out, size_t *len)
     }
     sessions_json(o->sessions, sessions, sizeof(sessions));
     if (append(&b, len, &cap,
-               "],\"k\":%d,\"horizon\":%d,\"alpha\":%.17g,"
+               "],\"k\":%d,\"horizon\":%d,\"alpha\":%s,"
                "\"trim_lo\":%d,\"trim_hi\":%d,\"exclude_self\":%s,"
-               "\"cross_asset\":%s,\"min_edge\":%.17g%s}",
-               o->k, horizon, o->alpha, o->trim_lo, o->trim_hi,
+               "\"cross_asset\":%s,\"min_edge\":%s%s}",
+               o->k, horizon, alpha, o->trim_lo, o->trim_hi,
                o->exclude_self ? "true" : "false",
-               o->cross_asset ? "true" : "false", o->min_edge, sessions)
+               o->cross_asset ? "true" : "false", min_edge, sessions)
         != 0)
     {
         goto failed;
@@ -1831,7 +1654,8 @@ print_summary(replay_t *r, double total, double verified)
 static int
 replay_setup(replay_t *r)
 {
-    prt_http_options_t  ho = { r->o.timeout_s * 1000, 0, r->o.token };
+    prt_http_options_t  ho = { r->o.timeout_s * 1000, 0, r->o.token,
+                               r->o.cacert };
     char                err[PRT_HTTP_ERR_SIZE];
 
     r->http = prt_http_new(r->o.url, &ho, err, sizeof(err));

@@ -19,10 +19,10 @@
 
 #include <openssl/rand.h>
 
-#include "pattern_rt_token.h"
-
-#include "auth/token_cmd.h"
+#include "core/args.h"
 #include "pattern_rt_nytime.h"
+#include "pattern_rt_token.h"
+#include "tools/token.h"
 
 #define TOKEN_DEFAULT_TTL  3600
 
@@ -177,35 +177,25 @@ prt_token_read_secret(const char *path, unsigned char *buf, size_t size,
     return 0;
 }
 
+static const prt_arg_t  token_args[] = {
+    PRT_ARG_OF("secret-file", PRT_ARG_STR, token_opts_t, secret_file, 0, 0,
+               NULL),
+    PRT_ARG_OF("scope", PRT_ARG_STR, token_opts_t, scope, 0, 0, NULL),
+    PRT_ARG_OF("ttl", PRT_ARG_STR, token_opts_t, ttl, 0, 0, NULL),
+    PRT_ARG_OF("check", PRT_ARG_FLAG, token_opts_t, check, 0, 0, NULL),
+};
+
+/* 0, 1 for --help, -1 (said why) */
 static int
 parse_token_args(int argc, char **argv, token_opts_t *o)
 {
-    const char  *a, *val;
-    int          i;
+    static const prt_args_t  spec = PRT_ARGS("token: ", token_args);
+    int                      rc;
 
     memset(o, 0, sizeof(*o));
-    for (i = 1; i < argc; i++) {
-        a = argv[i];
-        if (strcmp(a, "--check") == 0) {
-            o->check = 1;
-            continue;
-        }
-        val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (val == NULL) {
-            fprintf(stderr, "token: %s needs a value\n", a);
-            return -1;
-        }
-        i++;
-        if (strcmp(a, "--secret-file") == 0) {
-            o->secret_file = val;
-        } else if (strcmp(a, "--scope") == 0) {
-            o->scope = val;
-        } else if (strcmp(a, "--ttl") == 0) {
-            o->ttl = val;
-        } else {
-            fprintf(stderr, "token: unknown option %s\n", a);
-            return -1;
-        }
+    rc = prt_args_parse(&spec, o, argc, argv, 1);
+    if (rc != 0) {
+        return rc;
     }
     if (o->secret_file == NULL) {
         o->secret_file = getenv(PRT_TOKEN_SECRET_ENV);
@@ -328,7 +318,12 @@ prt_token_command(int argc, char **argv)
     int64_t        ttl;
     int            rc;
 
-    if (parse_token_args(argc, argv, &o) != 0) {
+    rc = parse_token_args(argc, argv, &o);
+    if (rc != 0) {
+        if (rc == 1) {
+            token_usage();                    /* --help: not an error */
+            return 0;
+        }
         return token_usage();
     }
     scopes = 0;

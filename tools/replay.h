@@ -18,13 +18,4 @@
  * damaged), 2 bad arguments. */
 int prt_replay_command(int argc, char **argv);
 
-/*
- * Writes v as the shortest plain decimal that reads back as exactly v
- * (strtod / yajl), or in %.17g form when no such decimal with at most 9
- * fraction digits exists. out needs PRT_REPLAY_NUMBER_SIZE bytes.
- * Returns the length.
- */
-#define PRT_REPLAY_NUMBER_SIZE  32
-int prt_replay_format_number(double v, char *out);
-
 #endif

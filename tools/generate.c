@@ -20,8 +20,9 @@
 #include "clock/calendar.h"
 #include "pattern_rt_nytime.h"
 #include "core/log.h"
+#include "core/args.h"
 #include "data/flatfile.h"
-#include "data/gen.h"
+#include "tools/generate.h"
 
 #define GEN_OUT_BUF       (256u << 10)
 #define GEN_ROW_MAX       160         /* longest row we format */
@@ -937,82 +938,29 @@ gen_usage(void)
         PRT_GEN_SEED_DEFAULT, PRT_GEN_LEVEL_DEFAULT);
 }
 
-static int
-gen_parse_u64(const char *opt, const char *s, uint64_t lo, uint64_t hi,
-    uint64_t *out)
-{
-    char                *end;
-    unsigned long long   v;
+#define OPT(name, kind, field, lo, hi) \
+    PRT_ARG_OF(name, kind, prt_gen_config_t, field, lo, hi, NULL)
 
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (s[0] < '0' || s[0] > '9' || *end != '\0' || errno != 0
-        || v < lo || v > hi)
-    {
-        fprintf(stderr, "generate: %s wants a whole number in %llu..%llu,"
-                " got \"%s\"\n", opt, (unsigned long long) lo,
-                (unsigned long long) hi, s);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
+static const prt_arg_t  gen_args[] = {
+    OPT("out", PRT_ARG_STR, out_dir, 0, 0),
+    OPT("from", PRT_ARG_DATE, from, 0, 0),
+    OPT("tickers", PRT_ARG_UINT, tickers, 1, PRT_GEN_TICKERS_MAX),
+    OPT("days", PRT_ARG_UINT, days, 1, PRT_GEN_DAYS_MAX),
+    OPT("seed", PRT_ARG_UINT, seed, 0, (double) UINT64_MAX),
+    OPT("level", PRT_ARG_INT, level, 0, 9),
+};
 
-static int
-gen_parse_option(prt_gen_config_t *cfg, const char *opt, const char *val)
-{
-    uint64_t  v;
-    int64_t   day;
-
-    if (strcmp(opt, "--out") == 0) {
-        cfg->out_dir = val;
-    } else if (strcmp(opt, "--from") == 0) {
-        if (prt_parse_date(val, strlen(val), &day) != 0) {
-            fprintf(stderr, "generate: --from wants YYYY-MM-DD, got \"%s\"\n",
-                    val);
-            return -1;
-        }
-        cfg->from = (prt_day_t) day;
-    } else if (strcmp(opt, "--tickers") == 0) {
-        if (gen_parse_u64(opt, val, 1, PRT_GEN_TICKERS_MAX, &v) != 0) {
-            return -1;
-        }
-        cfg->tickers = (uint32_t) v;
-    } else if (strcmp(opt, "--days") == 0) {
-        if (gen_parse_u64(opt, val, 1, PRT_GEN_DAYS_MAX, &v) != 0) {
-            return -1;
-        }
-        cfg->days = (uint32_t) v;
-    } else if (strcmp(opt, "--seed") == 0) {
-        if (gen_parse_u64(opt, val, 0, UINT64_MAX, &cfg->seed) != 0) {
-            return -1;
-        }
-    } else if (strcmp(opt, "--level") == 0) {
-        if (gen_parse_u64(opt, val, 0, 9, &v) != 0) {
-            return -1;
-        }
-        cfg->level = (int) v;
-    } else {
-        fprintf(stderr, "generate: unknown option \"%s\"\n", opt);
-        return -1;
-    }
-    return 0;
-}
-
+/* 0, 1 for --help, -1 (said why) */
 static int
 gen_parse_args(int argc, char **argv, prt_gen_config_t *cfg)
 {
-    int  i;
+    static const prt_args_t  spec = PRT_ARGS("generate: ", gen_args);
+    int                      rc;
 
     prt_gen_config_default(cfg);
-    for (i = 1; i < argc; i += 2) {
-        if (i + 1 >= argc) {
-            fprintf(stderr, "generate: %s needs a value\n", argv[i]);
-            return -1;
-        }
-        if (gen_parse_option(cfg, argv[i], argv[i + 1]) != 0) {
-            return -1;
-        }
+    rc = prt_args_parse(&spec, cfg, argc, argv, 1);
+    if (rc != 0) {
+        return rc;
     }
     if (cfg->out_dir == NULL || cfg->out_dir[0] == '\0') {
         fprintf(stderr, "generate: --out DIR is required\n");
@@ -1026,10 +974,12 @@ prt_generate_command(int argc, char **argv)
 {
     prt_gen_config_t  cfg;
     prt_gen_result_t  res;
+    int               rc;
 
-    if (gen_parse_args(argc, argv, &cfg) != 0) {
+    rc = gen_parse_args(argc, argv, &cfg);
+    if (rc != 0) {
         gen_usage();
-        return 2;
+        return rc == 1 ? 0 : 2;
     }
     if (prt_generate(&cfg, &res) != 0) {
         return 1;
