@@ -13,6 +13,7 @@
 #include "pattern_rt_msg.h"
 
 #define ERRLEN  256
+#define REFINE_AHEAD  8         /* candidates prefetched ahead in prt_refine */
 
 static int
 index_path(char *out, size_t cap, const char *dir, const char *file)
@@ -359,6 +360,19 @@ prt_refine(const float *vectors, uint64_t nvec, const float *q,
     size_t  found = 0;
 
     for (size_t i = 0; i < ncand && k; i++) {
+        /* the candidates' vectors are scattered over a file of gigabytes:
+         * ask for the one REFINE_AHEAD places on while this one is
+         * compared, so the cache misses overlap instead of queueing */
+        if (i + REFINE_AHEAD < ncand && cand[i + REFINE_AHEAD] >= 0
+            && (uint64_t) cand[i + REFINE_AHEAD] < nvec)
+        {
+            const float  *v = vectors
+                              + (size_t) cand[i + REFINE_AHEAD] * PRT_WINDOW;
+
+            __builtin_prefetch(v);                  /* 120 bytes: up to */
+            __builtin_prefetch(v + PRT_WINDOW / 2); /* three lines */
+            __builtin_prefetch(v + PRT_WINDOW - 1);
+        }
         if (cand[i] < 0 || (uint64_t) cand[i] >= nvec) {
             continue;
         }
