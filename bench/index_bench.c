@@ -18,6 +18,10 @@
  *   -p NPROBE      IVF lists probed (default: the manifest's tuned value)
  *   -f REFINE      FAISS candidates per result re-ranked exactly (default:
  *                  the manifest's)
+ *   -t TOP         search as prt_index_search_top: FAISS proposes
+ *                  max(fetch, TOP x refine) candidates (default: the
+ *                  fetch a job makes for k, TOP = k; -t 1000 asks for
+ *                  fetch x refine, the whole fetch at full accuracy)
  *
  * Prints the index, then one line per figure. Queries are spread over the
  * query file at a fixed stride, so every run uses the same ones.
@@ -37,6 +41,18 @@
 
 #define BENCH_WARMUP  200       /* searches before the latency is timed */
 
+/* prt_index_search_top's `top` for every search of a run (-t) */
+static size_t  top;
+
+/* FAISS candidates behind a search for fetch results */
+static size_t
+candidates(const prt_index_t *ix, size_t fetch)
+{
+    size_t  c = (top < fetch ? top : fetch) * ix->refine;
+
+    return ix->refine <= 1 ? fetch : c > fetch ? c : fetch;
+}
+
 typedef struct {
     const char  *index_dir;
     const char  *query_path;
@@ -47,6 +63,7 @@ typedef struct {
     size_t       batch_runs;
     size_t       nprobe;       /* 0: the manifest's */
     size_t       refine;       /* 0: the manifest's */
+    size_t       top;          /* results at full accuracy (0: all) */
 } bench_opts_t;
 
 static double
@@ -126,6 +143,8 @@ parse_args(int argc, char **argv, bench_opts_t *o)
             dst = &o->nprobe;
         } else if (strcmp(argv[i], "-f") == 0) {
             dst = &o->refine;
+        } else if (strcmp(argv[i], "-t") == 0) {
+            dst = &o->top;
         } else if (o->index_dir == NULL) {
             o->index_dir = argv[i];
             continue;
@@ -214,8 +233,8 @@ bench_latency(const prt_index_t *ix, const prt_file_map_t *qm, size_t n,
         const float  *x = q + (i % n) * PRT_WINDOW;
         double        t0 = now_s();
 
-        if (prt_index_search(ix, 1, x, fetch, (int64_t) ix->n, dist, ids,
-                             err) != 0)
+        if (prt_index_search_top(ix, 1, x, fetch, top, (int64_t) ix->n, dist,
+                                 ids, err) != 0)
         {
             fprintf(stderr, "search: %s\n", err);
             goto done;
@@ -247,7 +266,7 @@ static int
 bench_batch(const prt_index_t *ix, const prt_file_map_t *qm, size_t n,
     size_t fetch, size_t runs)
 {
-    size_t    cand = fetch * ix->refine;
+    size_t    cand = candidates(ix, fetch);
     float    *q = pick_queries(qm, n);
     float    *dist = malloc(n * cand * sizeof(float));
     int64_t  *ids = malloc(n * cand * sizeof(int64_t));
@@ -264,8 +283,8 @@ bench_batch(const prt_index_t *ix, const prt_file_map_t *qm, size_t n,
     for (size_t r = 0; r < runs; r++) {
         double  t0 = now_s(), c0 = cpu_s();
 
-        if (prt_index_search(ix, n, q, fetch, (int64_t) ix->n, dist, ids,
-                             err) != 0)
+        if (prt_index_search_top(ix, n, q, fetch, top, (int64_t) ix->n, dist,
+                                 ids, err) != 0)
         {
             fprintf(stderr, "batched search: %s\n", err);
             goto done;
@@ -377,8 +396,8 @@ bench_recall(const prt_index_t *ix, const prt_file_map_t *qm, size_t n,
     }
     search_s = now_s() - t0;
     r_k = (double) row_hits(ai, k, ei, n, k) / (double) (n * k);
-    if (prt_index_search(ix, n, q, fetch, (int64_t) ix->n, ad, ai, err)
-        != 0)
+    if (prt_index_search_top(ix, n, q, fetch, top, (int64_t) ix->n, ad, ai,
+                             err) != 0)
     {
         fprintf(stderr, "search: %s\n", err);
         goto done;
@@ -390,7 +409,7 @@ bench_recall(const prt_index_t *ix, const prt_file_map_t *qm, size_t n,
            search_s);
     printf("recall@%zu as a job searches: %.3f (first %zu of %zu results,"
            " %zu FAISS candidates)\n", k, r_fetch, k, fetch,
-           fetch * ix->refine);
+           candidates(ix, fetch));
     rc = 0;
 
 done:
@@ -449,9 +468,10 @@ main(int argc, char **argv)
         return 1;
     }
     fetch = forecast_fetch(o.k);
+    top = o.top ? o.top : o.k;
     printf("queries:  %llu held-out vectors in %s; k %zu -> %zu candidates"
            " per search (%zu from FAISS)\n", (unsigned long long) qm.count,
-           o.query_path, o.k, fetch, fetch * ix->refine);
+           o.query_path, o.k, fetch, candidates(ix, fetch));
 
     rc = bench_latency(ix, &qm, o.latency_n, fetch);
     if (rc == 0) {

@@ -391,7 +391,15 @@ int
 prt_index_search(const prt_index_t *ix, size_t n, const float *q, size_t k,
     int64_t id_limit, float *dist, int64_t *ids, char *err)
 {
-    size_t    k2 = k * ix->refine;
+    return prt_index_search_top(ix, n, q, k, k, id_limit, dist, ids, err);
+}
+
+int
+prt_index_search_top(const prt_index_t *ix, size_t n, const float *q,
+    size_t k, size_t top, int64_t id_limit, float *dist, int64_t *ids,
+    char *err)
+{
+    size_t    k2 = (top < k ? top : k) * ix->refine;
     float    *cd;
     int64_t  *ci;
     int       rc;
@@ -405,6 +413,7 @@ prt_index_search(const prt_index_t *ix, size_t n, const float *q, size_t k,
                                 dist, ids, err);
     }
 
+    k2 = k2 > k ? k2 : k;
     cd = malloc(n * k2 * sizeof(float));
     ci = malloc(n * k2 * sizeof(int64_t));
     if (cd == NULL || ci == NULL) {
