@@ -18,6 +18,9 @@
  *   -p NPROBE      IVF lists probed (default: the manifest's tuned value)
  *   -f REFINE      FAISS candidates per result re-ranked exactly (default:
  *                  the manifest's)
+ *   -c CHUNK       also search the batch in chunks of CHUNK queries on two
+ *                  threads, as a scan job does (engine/jobs: 256 symbols a
+ *                  chunk, one chunk per search thread)
  *   -t TOP         search as prt_index_search_top: FAISS proposes
  *                  max(fetch, TOP x refine) candidates (default: the
  *                  fetch a job makes for k, TOP = k; -t 1000 asks for
@@ -27,6 +30,7 @@
  * query file at a fixed stride, so every run uses the same ones.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +68,7 @@ typedef struct {
     size_t       nprobe;       /* 0: the manifest's */
     size_t       refine;       /* 0: the manifest's */
     size_t       top;          /* results at full accuracy (0: all) */
+    size_t       chunk;        /* 0: no chunked runs */
 } bench_opts_t;
 
 static double
@@ -143,6 +148,8 @@ parse_args(int argc, char **argv, bench_opts_t *o)
             dst = &o->nprobe;
         } else if (strcmp(argv[i], "-f") == 0) {
             dst = &o->refine;
+        } else if (strcmp(argv[i], "-c") == 0) {
+            dst = &o->chunk;
         } else if (strcmp(argv[i], "-t") == 0) {
             dst = &o->top;
         } else if (o->index_dir == NULL) {
@@ -255,6 +262,127 @@ done:
     free(dist);
     free(ids);
     free(us);
+    return rc;
+}
+
+/* Two threads taking chunks of the batch in turn, as a job's search
+ * threads take its chunks; raw: FAISS alone instead of the engine path. */
+typedef struct {
+    const prt_index_t  *ix;
+    const float        *q;
+    size_t              n, fetch, chunk, cand, next;
+    int                 raw, failed;
+    float              *dist;
+    int64_t            *ids;
+    pthread_mutex_t     mu;
+} chunked_t;
+
+static void *
+chunked_worker(void *arg)
+{
+    chunked_t  *c = arg;
+    char        err[PRT_FAISS_ERR_LEN];
+
+    for ( ;; ) {
+        size_t  i, m;
+        int     rc;
+
+        pthread_mutex_lock(&c->mu);
+        i = c->next;
+        c->next += c->chunk;
+        pthread_mutex_unlock(&c->mu);
+        if (i >= c->n) {
+            return NULL;
+        }
+        m = c->n - i < c->chunk ? c->n - i : c->chunk;
+        rc = c->raw
+             ? prt_faiss_search(c->ix->faiss, m, c->q + i * PRT_WINDOW,
+                                c->cand, (int64_t) c->ix->n, c->ix->nprobe,
+                                c->dist + i * c->cand, c->ids + i * c->cand,
+                                err)
+             : prt_index_search_top(c->ix, m, c->q + i * PRT_WINDOW,
+                                    c->fetch, top, (int64_t) c->ix->n,
+                                    c->dist + i * c->cand,
+                                    c->ids + i * c->cand, err);
+        if (rc != 0) {
+            fprintf(stderr, "chunked search: %s\n", err);
+            c->failed = 1;
+            return NULL;
+        }
+    }
+}
+
+static int
+run_chunked(chunked_t *c, int raw, double *wall, double *cpu)
+{
+    pthread_t  th[2];
+    double     t0 = now_s(), c0 = cpu_s();
+    int        started = 0;
+
+    c->raw = raw;
+    c->next = 0;
+    c->failed = 0;
+    for (int i = 0; i < 2; i++) {
+        if (pthread_create(&th[i], NULL, chunked_worker, c) != 0) {
+            c->failed = 1;
+            break;
+        }
+        started++;
+    }
+    for (int i = 0; i < started; i++) {
+        pthread_join(th[i], NULL);
+    }
+    *wall = now_s() - t0;
+    *cpu = cpu_s() - c0;
+    return c->failed ? -1 : 0;
+}
+
+static int
+bench_chunked(const prt_index_t *ix, const prt_file_map_t *qm, size_t n,
+    size_t fetch, size_t chunk, size_t runs)
+{
+    chunked_t  c;
+    double     w[2][16], u[2][16];
+    int        rc = -1;
+
+    memset(&c, 0, sizeof(c));
+    c.ix = ix;
+    c.n = n;
+    c.fetch = fetch;
+    c.chunk = chunk;
+    c.cand = candidates(ix, fetch);
+    c.q = pick_queries(qm, n);
+    c.dist = malloc(n * c.cand * sizeof(float));
+    c.ids = malloc(n * c.cand * sizeof(int64_t));
+    pthread_mutex_init(&c.mu, NULL);
+    runs = runs > 16 ? 16 : runs;
+    if (c.q == NULL || c.dist == NULL || c.ids == NULL) {
+        fprintf(stderr, "out of memory\n");
+        goto done;
+    }
+    for (size_t r = 0; r < runs; r++) {
+        if (run_chunked(&c, 0, &w[0][r], &u[0][r]) != 0
+            || run_chunked(&c, 1, &w[1][r], &u[1][r]) != 0)
+        {
+            goto done;
+        }
+    }
+    for (int m = 0; m < 2; m++) {
+        qsort(w[m], runs, sizeof(double), cmp_double);
+        qsort(u[m], runs, sizeof(double), cmp_double);
+    }
+    printf("chunked:    the same %zu queries in chunks of %zu on 2 threads, "
+           "alternating: engine path %.2f s wall, %.2f CPU-s; raw FAISS "
+           "%.2f s wall, %.2f CPU-s (medians of %zu)\n", n, chunk,
+           w[0][runs / 2], u[0][runs / 2], w[1][runs / 2], u[1][runs / 2],
+           runs);
+    rc = 0;
+
+done:
+    pthread_mutex_destroy(&c.mu);
+    free((void *) c.q);
+    free(c.dist);
+    free(c.ids);
     return rc;
 }
 
@@ -476,6 +604,9 @@ main(int argc, char **argv)
     rc = bench_latency(ix, &qm, o.latency_n, fetch);
     if (rc == 0) {
         rc = bench_batch(ix, &qm, o.batch_n, fetch, o.batch_runs);
+    }
+    if (rc == 0 && o.chunk) {
+        rc = bench_chunked(ix, &qm, o.batch_n, fetch, o.chunk, o.batch_runs);
     }
     if (rc == 0) {
         rc = bench_recall(ix, &qm, o.recall_n, o.k, fetch);
