@@ -168,13 +168,15 @@ EOF
 [ "$nq" -ge 100 ] || die "only $nq query vectors for the $largest-symbol job"
 helper="$build/bench/index_bench"
 bench_compile bench/index_bench.c "$helper"
+# a job's chunk (256 symbols) brings about nq / largest * 256 of them to FAISS
+chunk=$(( (nq * 256 + largest - 1) / largest ))
 few=$((nq < 200 ? nq : 200))
 most=$((nq < 1000 ? nq : 1000))
 wait_quiet "raw FAISS"
-echo "run:     $helper $bench_dir/index-data/index $qvec -b $nq -l $few -r $most -R $runs"
+echo "run:     $helper $bench_dir/index-data/index $qvec -b $nq -l $few -r $most -R $runs -c $chunk"
 echo "         ($nq query vectors: the $largest-symbol job's windows at $clock)"
 "$helper" "$bench_dir/index-data/index" "$qvec" -b "$nq" -l "$few" \
-    -r "$most" -R "$runs" | tee "$work/raw.txt" | sed 's/^/         /'
+    -r "$most" -R "$runs" -c "$chunk" | tee "$work/raw.txt" | sed 's/^/         /'
 echo "load after: $(load_avg)"
 raw=$(sed -n 's/^raw FAISS:.* median \([0-9.]*\) s.*/\1/p' "$work/raw.txt")
 raw_cpu=$(sed -n 's/^CPU:.* raw FAISS \([0-9.]*\) s.*/\1/p' "$work/raw.txt")
