@@ -18,14 +18,23 @@
  *   -p NPROBE      IVF lists probed (default: the manifest's tuned value)
  *   -f REFINE      FAISS candidates per result re-ranked exactly (default:
  *                  the manifest's)
+ *   -c CHUNK       also search the batch in chunks of CHUNK queries on two
+ *                  threads, as a scan job does (engine/jobs: 256 symbols a
+ *                  chunk, one chunk per search thread)
+ *   -t TOP         search as prt_index_search_top: FAISS proposes
+ *                  max(fetch, TOP x refine) candidates (default: the
+ *                  fetch a job makes for k, TOP = k; -t 1000 asks for
+ *                  fetch x refine, the whole fetch at full accuracy)
  *
  * Prints the index, then one line per figure. Queries are spread over the
  * query file at a fixed stride, so every run uses the same ones.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "core/mathenv.h"
@@ -35,6 +44,18 @@
 #include "index/index.h"
 
 #define BENCH_WARMUP  200       /* searches before the latency is timed */
+
+/* prt_index_search_top's `top` for every search of a run (-t) */
+static size_t  top;
+
+/* FAISS candidates behind a search for fetch results */
+static size_t
+candidates(const prt_index_t *ix, size_t fetch)
+{
+    size_t  c = (top < fetch ? top : fetch) * ix->refine;
+
+    return ix->refine <= 1 ? fetch : c > fetch ? c : fetch;
+}
 
 typedef struct {
     const char  *index_dir;
@@ -46,6 +67,8 @@ typedef struct {
     size_t       batch_runs;
     size_t       nprobe;       /* 0: the manifest's */
     size_t       refine;       /* 0: the manifest's */
+    size_t       top;          /* results at full accuracy (0: all) */
+    size_t       chunk;        /* 0: no chunked runs */
 } bench_opts_t;
 
 static double
@@ -55,6 +78,18 @@ now_s(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+/* CPU seconds (user + system) of this process so far: on a shared
+ * machine the wall time includes waiting for a core, this does not */
+static double
+cpu_s(void)
+{
+    struct rusage  ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return (double) ru.ru_utime.tv_sec + (double) ru.ru_utime.tv_usec / 1e6
+           + (double) ru.ru_stime.tv_sec + (double) ru.ru_stime.tv_usec / 1e6;
 }
 
 static int
@@ -113,6 +148,10 @@ parse_args(int argc, char **argv, bench_opts_t *o)
             dst = &o->nprobe;
         } else if (strcmp(argv[i], "-f") == 0) {
             dst = &o->refine;
+        } else if (strcmp(argv[i], "-c") == 0) {
+            dst = &o->chunk;
+        } else if (strcmp(argv[i], "-t") == 0) {
+            dst = &o->top;
         } else if (o->index_dir == NULL) {
             o->index_dir = argv[i];
             continue;
@@ -201,8 +240,8 @@ bench_latency(const prt_index_t *ix, const prt_file_map_t *qm, size_t n,
         const float  *x = q + (i % n) * PRT_WINDOW;
         double        t0 = now_s();
 
-        if (prt_index_search(ix, 1, x, fetch, (int64_t) ix->n, dist, ids,
-                             err) != 0)
+        if (prt_index_search_top(ix, 1, x, fetch, top, (int64_t) ix->n, dist,
+                                 ids, err) != 0)
         {
             fprintf(stderr, "search: %s\n", err);
             goto done;
@@ -226,6 +265,127 @@ done:
     return rc;
 }
 
+/* Two threads taking chunks of the batch in turn, as a job's search
+ * threads take its chunks; raw: FAISS alone instead of the engine path. */
+typedef struct {
+    const prt_index_t  *ix;
+    const float        *q;
+    size_t              n, fetch, chunk, cand, next;
+    int                 raw, failed;
+    float              *dist;
+    int64_t            *ids;
+    pthread_mutex_t     mu;
+} chunked_t;
+
+static void *
+chunked_worker(void *arg)
+{
+    chunked_t  *c = arg;
+    char        err[PRT_FAISS_ERR_LEN];
+
+    for ( ;; ) {
+        size_t  i, m;
+        int     rc;
+
+        pthread_mutex_lock(&c->mu);
+        i = c->next;
+        c->next += c->chunk;
+        pthread_mutex_unlock(&c->mu);
+        if (i >= c->n) {
+            return NULL;
+        }
+        m = c->n - i < c->chunk ? c->n - i : c->chunk;
+        rc = c->raw
+             ? prt_faiss_search(c->ix->faiss, m, c->q + i * PRT_WINDOW,
+                                c->cand, (int64_t) c->ix->n, c->ix->nprobe,
+                                c->dist + i * c->cand, c->ids + i * c->cand,
+                                err)
+             : prt_index_search_top(c->ix, m, c->q + i * PRT_WINDOW,
+                                    c->fetch, top, (int64_t) c->ix->n,
+                                    c->dist + i * c->cand,
+                                    c->ids + i * c->cand, err);
+        if (rc != 0) {
+            fprintf(stderr, "chunked search: %s\n", err);
+            c->failed = 1;
+            return NULL;
+        }
+    }
+}
+
+static int
+run_chunked(chunked_t *c, int raw, double *wall, double *cpu)
+{
+    pthread_t  th[2];
+    double     t0 = now_s(), c0 = cpu_s();
+    int        started = 0;
+
+    c->raw = raw;
+    c->next = 0;
+    c->failed = 0;
+    for (int i = 0; i < 2; i++) {
+        if (pthread_create(&th[i], NULL, chunked_worker, c) != 0) {
+            c->failed = 1;
+            break;
+        }
+        started++;
+    }
+    for (int i = 0; i < started; i++) {
+        pthread_join(th[i], NULL);
+    }
+    *wall = now_s() - t0;
+    *cpu = cpu_s() - c0;
+    return c->failed ? -1 : 0;
+}
+
+static int
+bench_chunked(const prt_index_t *ix, const prt_file_map_t *qm, size_t n,
+    size_t fetch, size_t chunk, size_t runs)
+{
+    chunked_t  c;
+    double     w[2][16], u[2][16];
+    int        rc = -1;
+
+    memset(&c, 0, sizeof(c));
+    c.ix = ix;
+    c.n = n;
+    c.fetch = fetch;
+    c.chunk = chunk;
+    c.cand = candidates(ix, fetch);
+    c.q = pick_queries(qm, n);
+    c.dist = malloc(n * c.cand * sizeof(float));
+    c.ids = malloc(n * c.cand * sizeof(int64_t));
+    pthread_mutex_init(&c.mu, NULL);
+    runs = runs > 16 ? 16 : runs;
+    if (c.q == NULL || c.dist == NULL || c.ids == NULL) {
+        fprintf(stderr, "out of memory\n");
+        goto done;
+    }
+    for (size_t r = 0; r < runs; r++) {
+        if (run_chunked(&c, 0, &w[0][r], &u[0][r]) != 0
+            || run_chunked(&c, 1, &w[1][r], &u[1][r]) != 0)
+        {
+            goto done;
+        }
+    }
+    for (int m = 0; m < 2; m++) {
+        qsort(w[m], runs, sizeof(double), cmp_double);
+        qsort(u[m], runs, sizeof(double), cmp_double);
+    }
+    printf("chunked:    the same %zu queries in chunks of %zu on 2 threads, "
+           "alternating: engine path %.2f s wall, %.2f CPU-s; raw FAISS "
+           "%.2f s wall, %.2f CPU-s (medians of %zu)\n", n, chunk,
+           w[0][runs / 2], u[0][runs / 2], w[1][runs / 2], u[1][runs / 2],
+           runs);
+    rc = 0;
+
+done:
+    pthread_mutex_destroy(&c.mu);
+    free((void *) c.q);
+    free(c.dist);
+    free(c.ids);
+    return rc;
+}
+
 /* One call with every query, as a scan chunk runs it (but all at once),
  * and, alternating with it in every run, FAISS alone on the same queries
  * (the same candidate count, nprobe and id limit, no re-ranking): what the
@@ -234,12 +394,13 @@ static int
 bench_batch(const prt_index_t *ix, const prt_file_map_t *qm, size_t n,
     size_t fetch, size_t runs)
 {
-    size_t    cand = fetch * ix->refine;
+    size_t    cand = candidates(ix, fetch);
     float    *q = pick_queries(qm, n);
     float    *dist = malloc(n * cand * sizeof(float));
     int64_t  *ids = malloc(n * cand * sizeof(int64_t));
-    double   *secs = malloc(2 * runs * sizeof(double));
-    double   *raw = secs + runs;
+    double   *secs = malloc(4 * runs * sizeof(double));
+    double   *raw = secs + runs, *cpu = secs + 2 * runs;
+    double   *raw_cpu = secs + 3 * runs;
     char      err[PRT_FAISS_ERR_LEN];
     int       rc = -1;
 
@@ -248,16 +409,18 @@ bench_batch(const prt_index_t *ix, const prt_file_map_t *qm, size_t n,
         goto done;
     }
     for (size_t r = 0; r < runs; r++) {
-        double  t0 = now_s();
+        double  t0 = now_s(), c0 = cpu_s();
 
-        if (prt_index_search(ix, n, q, fetch, (int64_t) ix->n, dist, ids,
-                             err) != 0)
+        if (prt_index_search_top(ix, n, q, fetch, top, (int64_t) ix->n, dist,
+                                 ids, err) != 0)
         {
             fprintf(stderr, "batched search: %s\n", err);
             goto done;
         }
         secs[r] = now_s() - t0;
+        cpu[r] = cpu_s() - c0;
         t0 = now_s();
+        c0 = cpu_s();
         if (prt_faiss_search(ix->faiss, n, q, cand, (int64_t) ix->n,
                              ix->nprobe, dist, ids, err) != 0)
         {
@@ -265,9 +428,12 @@ bench_batch(const prt_index_t *ix, const prt_file_map_t *qm, size_t n,
             goto done;
         }
         raw[r] = now_s() - t0;
+        raw_cpu[r] = cpu_s() - c0;
     }
     qsort(secs, runs, sizeof(double), cmp_double);
     qsort(raw, runs, sizeof(double), cmp_double);
+    qsort(cpu, runs, sizeof(double), cmp_double);
+    qsort(raw_cpu, runs, sizeof(double), cmp_double);
     printf("batch:      %zu queries of %zu candidates in one call, %zu runs:"
            " median %.2f s = %.0f queries/s (best %.2f s, worst %.2f s)\n",
            n, fetch, runs, secs[runs / 2], (double) n / secs[runs / 2],
@@ -276,6 +442,10 @@ bench_batch(const prt_index_t *ix, const prt_file_map_t *qm, size_t n,
            " alternating with the above: median %.2f s (best %.2f s);"
            " engine path / raw FAISS %.2fx\n", n, cand, raw[runs / 2], raw[0],
            secs[runs / 2] / raw[runs / 2]);
+    printf("CPU:        engine path %.2f s, raw FAISS %.2f s of CPU (user +"
+           " system, medians): %.2fx; %.0f queries per CPU-second\n",
+           cpu[runs / 2], raw_cpu[runs / 2], cpu[runs / 2] / raw_cpu[runs / 2],
+           (double) n / cpu[runs / 2]);
     rc = 0;
 
 done:
@@ -302,19 +472,37 @@ count_hits(const int64_t *got, const int64_t *want, size_t k)
     return hits;
 }
 
-/* recall@k of the engine's search against exact k-NN on the same vectors */
+/* hits of the first k of each of n rows of width w against exact k-NN */
+static size_t
+row_hits(const int64_t *got, size_t w, const int64_t *want, size_t n,
+    size_t k)
+{
+    size_t  hits = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        hits += count_hits(got + i * w, want + i * k, k);
+    }
+    return hits;
+}
+
+/*
+ * recall@k of the engine's search against exact k-NN on the same vectors,
+ * two ways: asking for k results (k x refine FAISS candidates: what the
+ * build's nprobe tuning measures), and asking for the fetch a job makes
+ * (2k + 16 results, x refine candidates) and keeping the first k, which is
+ * what a job's forecast gets before its exclusions.
+ */
 static int
 bench_recall(const prt_index_t *ix, const prt_file_map_t *qm, size_t n,
-    size_t k)
+    size_t k, size_t fetch)
 {
     float    *q = pick_queries(qm, n);
     float    *ed = malloc(n * k * sizeof(float));
-    float    *ad = malloc(n * k * sizeof(float));
+    float    *ad = malloc(n * fetch * sizeof(float));
     int64_t  *ei = malloc(n * k * sizeof(int64_t));
-    int64_t  *ai = malloc(n * k * sizeof(int64_t));
+    int64_t  *ai = malloc(n * fetch * sizeof(int64_t));
     char      err[PRT_FAISS_ERR_LEN];
-    size_t    hits = 0;
-    double    t0, exact_s, search_s;
+    double    t0, exact_s, search_s, r_k, r_fetch;
     int       rc = -1;
 
     if (q == NULL || ed == NULL || ad == NULL || ei == NULL || ai == NULL) {
@@ -335,13 +523,21 @@ bench_recall(const prt_index_t *ix, const prt_file_map_t *qm, size_t n,
         goto done;
     }
     search_s = now_s() - t0;
-    for (size_t i = 0; i < n; i++) {
-        hits += count_hits(ai + i * k, ei + i * k, k);
+    r_k = (double) row_hits(ai, k, ei, n, k) / (double) (n * k);
+    if (prt_index_search_top(ix, n, q, fetch, top, (int64_t) ix->n, ad, ai,
+                             err) != 0)
+    {
+        fprintf(stderr, "search: %s\n", err);
+        goto done;
     }
+    r_fetch = (double) row_hits(ai, fetch, ei, n, k) / (double) (n * k);
     printf("recall@%zu: %.3f at nprobe %zu, refine %zu (%zu held-out queries;"
            " exact search %.1f s = %.0f queries/s, index %.2f s)\n", k,
-           (double) hits / (double) (n * k), ix->nprobe, ix->refine, n,
-           exact_s, (double) n / exact_s, search_s);
+           r_k, ix->nprobe, ix->refine, n, exact_s, (double) n / exact_s,
+           search_s);
+    printf("recall@%zu as a job searches: %.3f (first %zu of %zu results,"
+           " %zu FAISS candidates)\n", k, r_fetch, k, fetch,
+           candidates(ix, fetch));
     rc = 0;
 
 done:
@@ -400,16 +596,20 @@ main(int argc, char **argv)
         return 1;
     }
     fetch = forecast_fetch(o.k);
+    top = o.top ? o.top : o.k;
     printf("queries:  %llu held-out vectors in %s; k %zu -> %zu candidates"
            " per search (%zu from FAISS)\n", (unsigned long long) qm.count,
-           o.query_path, o.k, fetch, fetch * ix->refine);
+           o.query_path, o.k, fetch, candidates(ix, fetch));
 
     rc = bench_latency(ix, &qm, o.latency_n, fetch);
     if (rc == 0) {
         rc = bench_batch(ix, &qm, o.batch_n, fetch, o.batch_runs);
     }
+    if (rc == 0 && o.chunk) {
+        rc = bench_chunked(ix, &qm, o.batch_n, fetch, o.chunk, o.batch_runs);
+    }
     if (rc == 0) {
-        rc = bench_recall(ix, &qm, o.recall_n, o.k);
+        rc = bench_recall(ix, &qm, o.recall_n, o.k, fetch);
     }
     prt_file_unmap(&qm);
     prt_index_unref(ix);

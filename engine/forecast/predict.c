@@ -124,7 +124,13 @@ predict_day(prt_index_t *ix, const prt_forecast_params_t *p,
     for (size_t i = 0; i < n; i++) {
         memcpy(x + i * PRT_WINDOW, q[i].vec, PRT_WINDOW * sizeof(float));
     }
-    if (prt_index_search(ix, n, x, k2, limit, dist, ids, err) != 0) {
+    /* k2 = 2k + 16: the first k at the index's full accuracy, the rest
+     * spares for the exclusions (index.h); when the exclusions leave
+     * fewer than k, widen() searches again with the whole fetch at full
+     * accuracy */
+    if (prt_index_search_top(ix, n, x, k2, (size_t) p->k, limit, dist, ids,
+                             err) != 0)
+    {
         goto done;
     }
     rc = 0;

@@ -225,6 +225,11 @@ prt_faiss_search_params(void *index, size_t n, const float *x, size_t k,
     faiss::SearchParameters     params;
     faiss::SearchParameters    *p = nullptr;
 
+    /* every id qualifies: FAISS's scan without a selector is the cheaper
+     * one (a selector costs a test per code) */
+    if (id_limit >= idx->ntotal) {
+        id_limit = -1;
+    }
     try {
         if (dynamic_cast<faiss::IndexIVFFastScan *>(ivf) != nullptr) {
             search_fastscan(idx, ivf, n, x, k, id_limit, nprobe, dist, ids);

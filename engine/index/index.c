@@ -13,6 +13,7 @@
 #include "pattern_rt_msg.h"
 
 #define ERRLEN  256
+#define REFINE_AHEAD  8         /* candidates prefetched ahead in prt_refine */
 
 static int
 index_path(char *out, size_t cap, const char *dir, const char *file)
@@ -359,6 +360,19 @@ prt_refine(const float *vectors, uint64_t nvec, const float *q,
     size_t  found = 0;
 
     for (size_t i = 0; i < ncand && k; i++) {
+        /* the candidates' vectors are scattered over a file of gigabytes:
+         * ask for the one REFINE_AHEAD places on while this one is
+         * compared, so the cache misses overlap instead of queueing */
+        if (i + REFINE_AHEAD < ncand && cand[i + REFINE_AHEAD] >= 0
+            && (uint64_t) cand[i + REFINE_AHEAD] < nvec)
+        {
+            const float  *v = vectors
+                              + (size_t) cand[i + REFINE_AHEAD] * PRT_WINDOW;
+
+            __builtin_prefetch(v);                  /* 120 bytes: up to */
+            __builtin_prefetch(v + PRT_WINDOW / 2); /* three lines */
+            __builtin_prefetch(v + PRT_WINDOW - 1);
+        }
         if (cand[i] < 0 || (uint64_t) cand[i] >= nvec) {
             continue;
         }
@@ -377,7 +391,15 @@ int
 prt_index_search(const prt_index_t *ix, size_t n, const float *q, size_t k,
     int64_t id_limit, float *dist, int64_t *ids, char *err)
 {
-    size_t    k2 = k * ix->refine;
+    return prt_index_search_top(ix, n, q, k, k, id_limit, dist, ids, err);
+}
+
+int
+prt_index_search_top(const prt_index_t *ix, size_t n, const float *q,
+    size_t k, size_t top, int64_t id_limit, float *dist, int64_t *ids,
+    char *err)
+{
+    size_t    k2 = (top < k ? top : k) * ix->refine;
     float    *cd;
     int64_t  *ci;
     int       rc;
@@ -391,6 +413,7 @@ prt_index_search(const prt_index_t *ix, size_t n, const float *q, size_t k,
                                 dist, ids, err);
     }
 
+    k2 = k2 > k ? k2 : k;
     cd = malloc(n * k2 * sizeof(float));
     ci = malloc(n * k2 * sizeof(int64_t));
     if (cd == NULL || ci == NULL) {

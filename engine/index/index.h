@@ -74,6 +74,19 @@ int  prt_index_lookup(void *ctx, int64_t id, prt_neighbour_info_t *out);
 int  prt_index_search(const prt_index_t *ix, size_t n, const float *q,
     size_t k, int64_t id_limit, float *dist, int64_t *ids, char *err);
 
+/*
+ * The same, for a caller that needs only the first `top` results at full
+ * accuracy and the rest as spares (the forecast fetches 2k + 16 for k
+ * neighbours, to have some left after its exclusions): FAISS proposes
+ * max(k, top * refine) candidates instead of k * refine, all re-ranked
+ * exactly. The first `top` are then as good as a search for `top` results
+ * (what the build tunes nprobe with); FAISS keeps a smaller heap.
+ * top >= k is prt_index_search.
+ */
+int  prt_index_search_top(const prt_index_t *ix, size_t n, const float *q,
+    size_t k, size_t top, int64_t id_limit, float *dist, int64_t *ids,
+    char *err);
+
 /* The re-ranking step on its own (also used by the build's recall
  * measurement): the best k of ncand candidate ids, ascending, ties in
  * candidate order. Returns how many were kept. */
