@@ -1071,6 +1071,10 @@ verify_txn(PGconn *c, const prt_pred_rec_t *preds, size_t n)
     }
     free(b.p);
     if (rc == 0) {
+        /* its row count, so the join below is planned as one */
+        rc = pg_cmd(c, "ANALYZE prt_verified", "storing verifications");
+    }
+    if (rc == 0) {
         r = pg_params(c, "UPDATE prt_predictions p SET rec = v.rec,"
                       " pending = false FROM prt_verified v WHERE p.id = v.id",
                       0, NULL, NULL, NULL, 0, "storing verifications");
