@@ -1047,7 +1047,8 @@ prt_store_pg_commit_chunk(prt_store_pg_t *pg, const prt_job_rec_t *job,
  * UPDATE: 100,000 single-row updates would be 100,000 round trips.
  */
 static int
-verify_txn(PGconn *c, const prt_pred_rec_t *preds, size_t n)
+verify_txn(PGconn *c, const prt_pred_rec_t *preds, size_t n,
+    uint64_t *stored)
 {
     buf_t      b = { NULL, 0, 0 };
     PGresult  *r;
@@ -1075,10 +1076,15 @@ verify_txn(PGconn *c, const prt_pred_rec_t *preds, size_t n)
         rc = pg_cmd(c, "ANALYZE prt_verified", "storing verifications");
     }
     if (rc == 0) {
+        /* only rows still pending: when two nodes verify the same
+         * prediction, the second waits for the first's row lock, then
+         * finds it verified and leaves the first one's record */
         r = pg_params(c, "UPDATE prt_predictions p SET rec = v.rec,"
-                      " pending = false FROM prt_verified v WHERE p.id = v.id",
+                      " pending = false FROM prt_verified v"
+                      " WHERE p.id = v.id AND p.pending",
                       0, NULL, NULL, NULL, 0, "storing verifications");
         rc = r ? 0 : -1;
+        *stored = r ? strtoull(PQcmdTuples(r), NULL, 10) : 0;
         PQclear(r);
     }
     return rc;
@@ -1088,8 +1094,9 @@ int
 prt_store_pg_verify(prt_store_pg_t *pg, const prt_pred_rec_t *preds,
     size_t n)
 {
-    PGconn  *c;
-    int      rc;
+    PGconn    *c;
+    uint64_t   stored = 0;
+    int        rc;
 
     if (n == 0) {
         return 0;
@@ -1100,7 +1107,7 @@ prt_store_pg_verify(prt_store_pg_t *pg, const prt_pred_rec_t *preds,
     }
     rc = pg_cmd(c, "BEGIN", "storing verifications");
     if (rc == 0) {
-        rc = verify_txn(c, preds, n);
+        rc = verify_txn(c, preds, n, &stored);
     }
     if (rc == 0) {
         rc = pg_cmd(c, "COMMIT", "storing verifications");
@@ -1109,7 +1116,7 @@ prt_store_pg_verify(prt_store_pg_t *pg, const prt_pred_rec_t *preds,
     }
     pg_put(pg, c);
     if (rc == 0) {
-        count_writes(pg, 0, 0, -(int64_t) n, 0);
+        count_writes(pg, 0, 0, -(int64_t) stored, 0);
     }
     return rc;
 }
