@@ -6,7 +6,9 @@
 # rows the engine says it committed (counted here with psql, not through
 # the engine); with the database down the engine answers 503 E_STORE and
 # stays up, and once the database is back every acknowledged result is
-# there unchanged. The LMDB suites also run on this backend
+# there unchanged; a node killed mid-job: another node on the store finds
+# its heartbeat stopped and fails its running job ("node lost"), with its
+# committed results kept. The LMDB suites also run on this backend
 # (t/151-jobs-pg.t and the next files).
 #
 # Skipped, saying why, where PostgreSQL 15 is not installed.
@@ -17,10 +19,10 @@ use File::Temp qw(tempdir);
 
 use PatternRT::Pg;
 use PatternRT::Jobs qw(
-    PRT call_api run_job get_job wait_job health wait_workers_connected
-    unknown_symbols read_flat_day ny_instant iso_z
+    PRT call_api call_api_raw run_job get_job wait_job wait_job_status health
+    wait_workers_connected unknown_symbols read_flat_day ny_instant iso_z
 );
-use PatternRT::Util qw(spawn wait_exit read_from);
+use PatternRT::Util qw(spawn wait_exit read_from stop_process);
 
 our $FIXTURES = $ENV{TEST_PRT_FIXTURES} // '';
 plan(skip_all => 'no demo fixture: run this file through t/run, which '
@@ -39,10 +41,27 @@ our @FLAT = sort glob "$FIXTURES/demo-flat/*.csv.gz";
 our $DAY = read_flat_day($FLAT[-1]);
 our @TICKERS = sort keys %{ $DAY->{tickers} };
 our @UNKNOWN = unknown_symbols(7);
+our $CLOCK = iso_z(ny_instant($DAY->{date}, '10:00'));
+our $NODE_B;                           # pid of the second node (TEST 5)
 
-engine_config(data => "$FIXTURES/demo",
-              clock => iso_z(ny_instant($DAY->{date}, '10:00')),
+engine_config(data => "$FIXTURES/demo", clock => $CLOCK,
               args => ['--scan_chunk', 4]);
+
+# 10,000 symbols: a fixture ticker every 160 places, unknown ones between
+# (t/052-jobs-durability.t), so a job with one symbol a chunk runs long
+# enough to be killed in the middle.
+sub big_symbols {
+    my @unknown = unknown_symbols(10000 - @TICKERS);
+    my @all;
+    for my $i (0 .. $#TICKERS) {
+        push @all, splice(@unknown, 0, 159), $TICKERS[$i];
+    }
+    return (@all, @unknown);
+}
+
+END {
+    stop_process($NODE_B, 'KILL', 10) if $NODE_B;
+}
 
 # The engine's database: the harness made the first one for it.
 sub engine_db { return 'prt_engine_1' }
@@ -203,3 +222,61 @@ is_deeply($AFTER->{json}{results}, $BEFORE->{json}{results},
 is_deeply($AFTER->{json}{failures}, $BEFORE->{json}{failures},
           'every failure unchanged');
 is($NEW->{status}, 'completed', 'a new job runs to the end');
+
+=== TEST 5: a node killed mid-job: another node fails its job, "node lost", results kept
+--- config
+    location / {
+        pattern_rt_api;
+    }
+--- init
+our $DB5 = engine_db();
+# the second node: an engine on the same store (no nginx: it only watches)
+mkdir "$TMP/node-b" or die "mkdir: $!";
+system('cp', '-a', "$FIXTURES/demo/.", "$TMP/node-b/") == 0 or die 'cp failed';
+$NODE_B = spawn([$ENGINE, 'serve', '--store', $PG->conninfo($DB5),
+                 '--data-dir', "$TMP/node-b", '--socket', "$TMP/b.sock",
+                 '--clock', $CLOCK, '--node', 'node-b'], "$TMP/node-b.log");
+wait_until(sub { read_from("$TMP/node-b.log", 0) =~ /\bready\b/ }, 60,
+           'node b ready');
+# one symbol a chunk on this node: the job is mid-way when it is killed
+engine_config(args => ['--scan_chunk', 1]);
+engine_restart();
+wait_workers_connected();
+our $ID = run_job({ symbols => [big_symbols()] })->{job_id};
+wait_job_status($ID, sub { $_[0]{progress}{completed} >= 4 },
+                'a few predictions');
+# decoded after the kill: decoding 10,000 symbols' answer takes longer
+# than the rest of the job may
+my $raw = call_api_raw('GET', PRT . "/job/$ID");
+engine_kill('KILL');
+our $SEEN = JSON::PP::decode_json($raw->{body});
+my $job = job_bytes($ID);
+our $STATUS_AT_KILL = $PG->psql($DB5, "SELECT status FROM prt_jobs WHERE id = $job");
+wait_until(sub { $PG->psql($DB5, "SELECT status FROM prt_jobs WHERE id = $job") ne '0' },
+           90, 'node b to fail the lost node\'s job');
+our $B_LOG = read_from("$TMP/node-b.log", 0);
+our $ROWS = $PG->psql($DB5, "SELECT count(*) FROM prt_predictions WHERE job = $job");
+stop_process($NODE_B, 'TERM', 10);
+$NODE_B = undef;
+engine_start();
+wait_workers_connected();
+our $AFTER_LOST = get_job($ID);
+--- request
+GET /health
+--- post_request
+is($SEEN->{status}, 'running', 'the job was running when its node was killed');
+is($STATUS_AT_KILL, 0, 'and the store said running after the kill');
+like($B_LOG, qr/1 running job\(s\) of nodes without a heartbeat for 10 seconds marked failed \("node lost"\)/,
+     'the other node found the node lost and says so');
+is($AFTER_LOST->{status}, 'failed', 'the job ended failed');
+is($AFTER_LOST->{reason}, 'node lost', 'reason "node lost", not "engine restarted"');
+my %after = map { $_->{id} => JSON::PP->new->canonical->encode($_) }
+            @{ $AFTER_LOST->{results} };
+my @lost = grep { ($after{$_->{id}} // '') ne JSON::PP->new->canonical->encode($_) }
+           @{ $SEEN->{results} };
+ok(@{ $SEEN->{results} } >= 4, 'results were visible before the kill ('
+   . @{ $SEEN->{results} } . ')');
+ok(!@lost, 'every one of them is kept, unchanged')
+    or diag('first lost: ' . JSON::PP->new->canonical->encode($lost[0]));
+is(scalar @{ $AFTER_LOST->{results} }, $ROWS,
+   'the job shows every committed prediction');

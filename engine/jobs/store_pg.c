@@ -18,6 +18,10 @@
 #define POOL_MAX     16
 /* Rows fetched per round trip when walking an ordering. */
 #define FETCH_ROWS   "1024"
+/* A node whose heartbeat is older than this is lost: another node fails
+ * its running jobs ("node lost"). Ten beats of one second: a node busy
+ * with a long commit is not taken for dead. */
+#define NODE_LOST    "10 seconds"
 
 struct prt_store_pg_s {
     char              *conninfo;
@@ -72,7 +76,9 @@ static const char *const migrations[PRT_STORE_PG_SCHEMA] = {
     "  ON prt_predictions (due_ms, id) WHERE pending;"
     "CREATE TABLE prt_failures ("
     "  job bytea NOT NULL, number integer NOT NULL, rec bytea NOT NULL,"
-    "  PRIMARY KEY (job, number));",
+    "  PRIMARY KEY (job, number));"
+    "CREATE TABLE prt_nodes ("
+    "  node text PRIMARY KEY, seen timestamptz NOT NULL);",
 };
 
 /* ---- connections -------------------------------------------------------- */
@@ -306,7 +312,10 @@ stats_query(PGconn *c, prt_store_stats_t *st)
     return 0;
 }
 
-/* Refreshes the counts /health and /metrics show, once a second. */
+static void node_watch(prt_store_pg_t *pg, PGconn *c);
+
+/* Refreshes the counts /health and /metrics show, once a second, and
+ * keeps this node's heartbeat (node_watch). */
 static void *
 stats_main(void *arg)
 {
@@ -323,6 +332,9 @@ stats_main(void *arg)
         pthread_mutex_unlock(&pg->mu);
         c = pg_get(pg);
         ok = c && stats_query(c, &st) == 0;
+        if (c) {
+            node_watch(pg, c);
+        }
         pg_put(pg, c);
         pthread_mutex_lock(&pg->mu);
         pg->refreshing = 0;
@@ -504,9 +516,88 @@ job_update(PGconn *c, const prt_job_rec_t *job)
     int          fmts[3] = { 1, 0, 1 };
 
     snprintf(status, sizeof(status), "%u", job->status);
+    /* only a running job changes: one that another node found lost
+     * stays failed, whatever its node still writes */
     return pg_params(c, "UPDATE prt_jobs SET status = $2, rec = $3"
-                     " WHERE id = $1", 3, vals, lens, fmts, 0,
+                     " WHERE id = $1 AND status = 0", 3, vals, lens, fmts, 0,
                      "updating a job");
+}
+
+static int64_t
+wall_ms(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The running jobs of nodes whose heartbeat stopped end failed, "node
+ * lost", with what they committed; SKIP LOCKED: one node does each. */
+static int
+fail_lost(PGconn *c)
+{
+    PGresult       *r, *u;
+    prt_job_rec_t   job;
+    int             n = 0;
+
+    r = pg_params(c, "SELECT j.rec FROM prt_jobs j JOIN prt_nodes n"
+                  " ON n.node = j.node WHERE j.status = 0"
+                  " AND n.seen < now() - interval '" NODE_LOST "'"
+                  " FOR UPDATE OF j SKIP LOCKED", 0, NULL, NULL, NULL, 1,
+                  "finding lost nodes' jobs");
+    if (r == NULL) {
+        return -1;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        if ((size_t) PQgetlength(r, i, 0) != sizeof(job)) {
+            continue;
+        }
+        memcpy(&job, PQgetvalue(r, i, 0), sizeof(job));
+        job.status = PRT_JOB_FAILED;
+        job.completed_at_ms = wall_ms();
+        snprintf(job.reason, sizeof(job.reason), "node lost");
+        u = job_update(c, &job);
+        if (u == NULL) {
+            PQclear(r);
+            return -1;
+        }
+        PQclear(u);
+        n++;
+    }
+    PQclear(r);
+    return n;
+}
+
+/*
+ * Once a second: this node's heartbeat, then the jobs of nodes that have
+ * none. A failure is logged and tried again at the next beat.
+ */
+static void
+node_watch(prt_store_pg_t *pg, PGconn *c)
+{
+    const char  *vals[1] = { pg->node };
+    PGresult    *r;
+    int          n;
+
+    r = pg_params(c, "INSERT INTO prt_nodes VALUES ($1, now())"
+                  " ON CONFLICT (node) DO UPDATE SET seen = now()", 1, vals,
+                  NULL, NULL, 0, "heartbeat");
+    PQclear(r);
+    if (r == NULL || pg_cmd(c, "BEGIN", "finding lost nodes") != 0) {
+        return;
+    }
+    n = fail_lost(c);
+    if (n < 0 || pg_cmd(c, "COMMIT", "failing lost nodes' jobs") != 0) {
+        prt_warn("job store: %s", prt_kv_errmsg());
+        pg_rollback(c);
+        return;
+    }
+    if (n > 0) {
+        prt_warn("%d running job(s) of nodes without a heartbeat for "
+                 NODE_LOST " marked failed (\"node lost\"), their results "
+                 "kept", n);
+    }
 }
 
 int
