@@ -8,7 +8,9 @@
 # stays up, and once the database is back every acknowledged result is
 # there unchanged; a node killed mid-job: another node on the store finds
 # its heartbeat stopped and fails its running job ("node lost"), with its
-# committed results kept. The LMDB suites also run on this backend
+# committed results kept; two nodes (each an nginx and an engine) answer
+# GET /job/{id}, /history and /performance alike, byte for byte, for a job
+# that ran on one of them. The LMDB suites also run on this backend
 # (t/151-jobs-pg.t and the next files).
 #
 # Skipped, saying why, where PostgreSQL 15 is not installed.
@@ -22,7 +24,11 @@ use PatternRT::Jobs qw(
     PRT call_api call_api_raw run_job get_job wait_job wait_job_status health
     wait_workers_connected unknown_symbols read_flat_day ny_instant iso_z
 );
-use PatternRT::Util qw(spawn wait_exit read_from stop_process);
+use PatternRT::Nginx;
+use PatternRT::Util qw(spawn wait_exit read_from stop_process free_port);
+use Cwd qw(abs_path);
+use File::Path qw(make_path);
+use LWP::UserAgent;
 
 our $FIXTURES = $ENV{TEST_PRT_FIXTURES} // '';
 plan(skip_all => 'no demo fixture: run this file through t/run, which '
@@ -59,8 +65,34 @@ sub big_symbols {
     return (@all, @unknown);
 }
 
+our $NGINX_B;                          # its nginx (TEST 6)
+
 END {
+    $NGINX_B->stop if $NGINX_B;
     stop_process($NODE_B, 'KILL', 10) if $NODE_B;
+}
+
+# The second node of TEST 5 and 6: an engine on the same store, named
+# node-b, on a copy of the fixture (the same index generation).
+sub start_node_b {
+    my ($dir) = @_;
+
+    make_path($dir);
+    system('cp', '-a', "$FIXTURES/demo/.", "$dir/") == 0 or die "cp failed\n";
+    $NODE_B = spawn([$ENGINE, 'serve', '--store', $PG->conninfo(engine_db()),
+                     '--data-dir', $dir, '--socket', "$dir/engine.sock",
+                     '--clock', $CLOCK, '--node', 'node-b'], "$dir/engine.log");
+    wait_until(sub { read_from("$dir/engine.log", 0) =~ /\bready\b/ }, 60,
+               'node b ready');
+}
+
+# GET through node b's nginx: { code, body }.
+sub get_b {
+    my ($path) = @_;
+
+    my $ua = LWP::UserAgent->new(timeout => 30, keep_alive => 0);
+    my $res = $ua->get("http://127.0.0.1:$NGINX_B->{port}$path");
+    return { code => $res->code, body => $res->content };
 }
 
 # The engine's database: the harness made the first one for it.
@@ -231,13 +263,7 @@ is($NEW->{status}, 'completed', 'a new job runs to the end');
 --- init
 our $DB5 = engine_db();
 # the second node: an engine on the same store (no nginx: it only watches)
-mkdir "$TMP/node-b" or die "mkdir: $!";
-system('cp', '-a', "$FIXTURES/demo/.", "$TMP/node-b/") == 0 or die 'cp failed';
-$NODE_B = spawn([$ENGINE, 'serve', '--store', $PG->conninfo($DB5),
-                 '--data-dir', "$TMP/node-b", '--socket', "$TMP/b.sock",
-                 '--clock', $CLOCK, '--node', 'node-b'], "$TMP/node-b.log");
-wait_until(sub { read_from("$TMP/node-b.log", 0) =~ /\bready\b/ }, 60,
-           'node b ready');
+start_node_b("$TMP/node-b");
 # one symbol a chunk on this node: the job is mid-way when it is killed
 engine_config(args => ['--scan_chunk', 1]);
 engine_restart();
@@ -254,7 +280,7 @@ my $job = job_bytes($ID);
 our $STATUS_AT_KILL = $PG->psql($DB5, "SELECT status FROM prt_jobs WHERE id = $job");
 wait_until(sub { $PG->psql($DB5, "SELECT status FROM prt_jobs WHERE id = $job") ne '0' },
            90, 'node b to fail the lost node\'s job');
-our $B_LOG = read_from("$TMP/node-b.log", 0);
+our $B_LOG = read_from("$TMP/node-b/engine.log", 0);
 our $ROWS = $PG->psql($DB5, "SELECT count(*) FROM prt_predictions WHERE job = $job");
 stop_process($NODE_B, 'TERM', 10);
 $NODE_B = undef;
@@ -280,3 +306,49 @@ ok(!@lost, 'every one of them is kept, unchanged')
     or diag('first lost: ' . JSON::PP->new->canonical->encode($lost[0]));
 is(scalar @{ $AFTER_LOST->{results} }, $ROWS,
    'the job shows every committed prediction');
+
+=== TEST 6: two nodes on one store answer /job, /history and /performance alike
+--- config
+    location / {
+        pattern_rt_api;
+    }
+--- init
+start_node_b("$TMP/node-b2");
+make_path(map { "$TMP/nginx-b/$_" } qw(conf logs html));
+$NGINX_B = PatternRT::Nginx->new(servroot => "$TMP/nginx-b", port => free_port(),
+                                 binary => $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx');
+$NGINX_B->write_config(
+    title => 'node b', workers => 1, user => $> == 0 ? 'root' : undef,
+    module => abs_path($ENV{TEST_PRT_MODULE}
+                       || 'build/nginx/ngx_http_pattern_rt_module.so'),
+    engine_socket => "$TMP/node-b2/engine.sock",
+    config => "location / {\n    pattern_rt_api;\n}\n");
+$NGINX_B->start;
+wait_until(sub { get_b(PRT . '/history?limit=1')->{code} == 200 }, 60,
+           "node b's nginx attached to its engine");
+# a job on node a (the harness's), then every read on both nodes
+engine_config(args => ['--scan_chunk', 4]);
+engine_restart();
+wait_workers_connected();
+our $ID6 = wait_job(run_job({ symbols => [@TICKERS, @UNKNOWN] })->{job_id})->{job_id};
+our @PATHS = ("/job/$ID6", "/job/$ID6/results?limit=10000", '/history',
+              '/history?limit=1000&offset=2', "/history?symbol=$TICKERS[0]",
+              '/performance', '/performance?period=all&horizon=10');
+our %A = map { $_ => call_api('GET', PRT . $_) } @PATHS;
+our %B = map { $_ => get_b(PRT . $_) } @PATHS;
+our @B_PROBLEMS = $NGINX_B->stop;
+$NGINX_B = undef;
+stop_process($NODE_B, 'TERM', 10);
+$NODE_B = undef;
+--- request
+GET /health
+--- post_request
+for my $path (@PATHS) {
+    is($A{$path}{code}, 200, "node a: $path 200") or diag($A{$path}{body});
+    is($B{$path}{code}, 200, "node b: $path 200") or diag($B{$path}{body});
+    ok($A{$path}{body} eq $B{$path}{body}, "$path: the same answer on both nodes")
+        or diag("a: " . substr($A{$path}{body}, 0, 400) . "\nb: "
+                . substr($B{$path}{body}, 0, 400));
+}
+ok(@{ $A{"/job/$ID6"}{json}{results} } > 0, 'the job has results to compare');
+ok(!@B_PROBLEMS, "node b's nginx stopped cleanly") or diag("@B_PROBLEMS");
