@@ -10,7 +10,9 @@
 # its heartbeat stopped and fails its running job ("node lost"), with its
 # committed results kept; two nodes (each an nginx and an engine) answer
 # GET /job/{id}, /history and /performance alike, byte for byte, for a job
-# that ran on one of them. The LMDB suites also run on this backend
+# that ran on one of them; nginx's `mirror` (conf/several-nodes.conf)
+# brings a POST /bars to the other node too. The LMDB suites also run on
+# this backend
 # (t/151-jobs-pg.t and the next files).
 #
 # Skipped, saying why, where PostgreSQL 15 is not installed.
@@ -65,7 +67,8 @@ sub big_symbols {
     return (@all, @unknown);
 }
 
-our $NGINX_B;                          # its nginx (TEST 6)
+our $NGINX_B;                          # its nginx (TEST 6, 7)
+$ENV{TEST_PRT_NODE_B_PORT} = free_port();   # for TEST 7's upstream
 
 END {
     $NGINX_B->stop if $NGINX_B;
@@ -84,6 +87,25 @@ sub start_node_b {
                      '--clock', $CLOCK, '--node', 'node-b'], "$dir/engine.log");
     wait_until(sub { read_from("$dir/engine.log", 0) =~ /\bready\b/ }, 60,
                'node b ready');
+}
+
+# Node b's nginx in front of its engine, on $TEST_PRT_NODE_B_PORT.
+sub start_nginx_b {
+    my ($dir, $socket) = @_;
+
+    make_path(map { "$dir/$_" } qw(conf logs html));
+    $NGINX_B = PatternRT::Nginx->new(servroot => $dir,
+        port => $ENV{TEST_PRT_NODE_B_PORT},
+        binary => $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx');
+    $NGINX_B->write_config(
+        title => 'node b', workers => 1, user => $> == 0 ? 'root' : undef,
+        module => abs_path($ENV{TEST_PRT_MODULE}
+                           || 'build/nginx/ngx_http_pattern_rt_module.so'),
+        engine_socket => $socket,
+        config => "location / {\n    pattern_rt_api;\n}\n");
+    $NGINX_B->start;
+    wait_until(sub { get_b(PRT . '/history?limit=1')->{code} == 200 }, 60,
+               "node b's nginx attached to its engine");
 }
 
 # GET through node b's nginx: { code, body }.
@@ -315,17 +337,7 @@ is(scalar @{ $AFTER_LOST->{results} }, $ROWS,
 --- init
 start_node_b("$TMP/node-b2");
 make_path(map { "$TMP/nginx-b/$_" } qw(conf logs html));
-$NGINX_B = PatternRT::Nginx->new(servroot => "$TMP/nginx-b", port => free_port(),
-                                 binary => $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx');
-$NGINX_B->write_config(
-    title => 'node b', workers => 1, user => $> == 0 ? 'root' : undef,
-    module => abs_path($ENV{TEST_PRT_MODULE}
-                       || 'build/nginx/ngx_http_pattern_rt_module.so'),
-    engine_socket => "$TMP/node-b2/engine.sock",
-    config => "location / {\n    pattern_rt_api;\n}\n");
-$NGINX_B->start;
-wait_until(sub { get_b(PRT . '/history?limit=1')->{code} == 200 }, 60,
-           "node b's nginx attached to its engine");
+start_nginx_b("$TMP/nginx-b", "$TMP/node-b2/engine.sock");
 # a job on node a (the harness's), then every read on both nodes
 engine_config(args => ['--scan_chunk', 4]);
 engine_restart();
@@ -352,3 +364,51 @@ for my $path (@PATHS) {
 }
 ok(@{ $A{"/job/$ID6"}{json}{results} } > 0, 'the job has results to compare');
 ok(!@B_PROBLEMS, "node b's nginx stopped cleanly") or diag("@B_PROBLEMS");
+
+=== TEST 7: the bar feed reaches the other node through nginx's mirror
+--- http_config
+    upstream prt_node_b {
+        server 127.0.0.1:$TEST_PRT_NODE_B_PORT;
+    }
+--- config
+    location = /api/pattern-realtime/bars {
+        mirror /_mirror/node-b;
+        mirror_request_body on;
+        pattern_rt_api;
+    }
+    location = /_mirror/node-b {
+        internal;
+        proxy_pass http://prt_node_b/api/pattern-realtime/bars;
+        proxy_set_header Content-Type $content_type;
+    }
+    location / {
+        pattern_rt_api;
+    }
+--- init
+start_node_b("$TMP/node-b3");
+start_nginx_b("$TMP/nginx-b3", "$TMP/node-b3/engine.sock");
+our $A0 = health()->{feed}{bars_ingested};
+our $B0 = JSON::PP::decode_json(get_b('/health')->{body})->{feed}{bars_ingested};
+# three minutes before the clock, one ticker
+my $t = ny_instant($DAY->{date}, '09:57') * 1000;
+our @BARS = map { { ev => 'AM', sym => $TICKERS[0], v => 1000 + $_,
+                    o => 10, c => 10.5, h => 11, l => 9.5,
+                    s => $t + 60000 * $_, e => $t + 60000 * ($_ + 1) } } 0 .. 2;
+our $POST = call_api('POST', PRT . '/bars', \@BARS);
+our $B1 = wait_until(sub {
+    my $n = JSON::PP::decode_json(get_b('/health')->{body})->{feed}{bars_ingested};
+    $n > $B0 ? $n : undef;
+}, 30, "node b to ingest the mirrored bars");
+our $A1 = health()->{feed}{bars_ingested};
+our @B_PROBLEMS7 = $NGINX_B->stop;
+$NGINX_B = undef;
+stop_process($NODE_B, 'TERM', 10);
+$NODE_B = undef;
+--- request
+GET /health
+--- post_request
+is($POST->{code}, 200, 'POST /bars to node a: 200') or diag($POST->{body});
+is($POST->{json}{accepted}, 3, 'node a accepted the 3 bars');
+is($A1 - $A0, 3, 'node a ingested 3 bars');
+is($B1 - $B0, 3, 'node b ingested the same 3, through the mirror');
+ok(!@B_PROBLEMS7, "node b's nginx stopped cleanly") or diag("@B_PROBLEMS7");
