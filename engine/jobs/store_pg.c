@@ -516,11 +516,14 @@ job_update(PGconn *c, const prt_job_rec_t *job)
     int          fmts[3] = { 1, 0, 1 };
 
     snprintf(status, sizeof(status), "%u", job->status);
-    /* only a running job changes: one that another node found lost
-     * stays failed, whatever its node still writes */
+    /* a failed job stays failed: one that another node found lost keeps
+     * that verdict, whatever its node still writes. (A cancelled job
+     * still changes: the chunks in flight at the cancel commit their
+     * counters, as on LMDB. The engine itself only fails a job that is
+     * running, at its start.) */
     return pg_params(c, "UPDATE prt_jobs SET status = $2, rec = $3"
-                     " WHERE id = $1 AND status = 0", 3, vals, lens, fmts, 0,
-                     "updating a job");
+                     " WHERE id = $1 AND status <> 2", 3, vals, lens, fmts,
+                     0, "updating a job");
 }
 
 static int64_t
