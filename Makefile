@@ -3,7 +3,7 @@
 #   make                  engine + nginx module (warnings are errors)
 #   make deps             install Debian packages (root); see scripts/install-deps
 #   make demo             generated data -> index -> engine + nginx -> replay + scan
-#   make start / stop     run engine + nginx locally (PORT, DATA, CLOCK)
+#   make start / stop     run engine + nginx locally (PORT, DATA, CLOCK, STORE)
 #   make test             unit tests, then the t/ suite against real nginx + engine
 #   make deb              Debian packages into build/deb/ (debian/, scripts/build-deb)
 #   make fuzz             build the libFuzzer targets (clang)
@@ -24,7 +24,7 @@ FAISS_AVX2 ?= $(wildcard $(FAISS_CACHE)/avx2/libfaiss_avx2.a)
 CC         ?= cc
 CXX        ?= c++
 
-PKGS        = lmdb yajl libpcre2-8 openssl zlib libcurl
+PKGS        = lmdb yajl libpcre2-8 openssl zlib libcurl libpq
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -181,8 +181,9 @@ bench: all
 PORT  ?= 8080
 DATA  ?=
 CLOCK ?= real
+STORE ?=
 start: all
-	scripts/pattern-rt start --port $(PORT) --clock $(CLOCK) $(if $(DATA),--data $(DATA))
+	scripts/pattern-rt start --port $(PORT) --clock $(CLOCK) $(if $(DATA),--data $(DATA)) $(if $(STORE),--store "$(STORE)")
 stop:
 	scripts/pattern-rt stop --port $(PORT)
 demo: all

@@ -26,6 +26,8 @@ typedef struct {
 
 static const prt_command_t commands[] = {
     { "serve", prt_serve_command, "run the engine daemon" },
+    { "migrate", prt_migrate_command,
+      "create or upgrade the job store's schema on PostgreSQL (--store)" },
     { "generate", prt_generate_command,
       "write deterministic synthetic flat files (demo, benchmarks)" },
     { "build-index", prt_build_index_command,

@@ -20,6 +20,7 @@
 #include "core/log.h"
 #include "core/version.h"
 #include "index/faiss.h"
+#include "jobs/store_pg.h"
 #include "serve.h"
 
 static void
@@ -230,7 +231,7 @@ engine_open_calibration(prt_engine_t *e)
         prt_error("calibration: out of memory");
         return -1;
     }
-    if (prt_kv_read(prt_store_kv(e->store), calibration_txn, &seeds) != 0) {
+    if (prt_store_read(e->store, calibration_txn, &seeds) != 0) {
         prt_error("calibration: reading the job store: %s", prt_kv_errmsg());
         rc = -1;
     }
@@ -301,20 +302,51 @@ verifier_conf(prt_engine_t *e, prt_verifier_conf_t *vc)
     vc->calib = e->calib;
 }
 
+/* The job store: LMDB under data_dir, or PostgreSQL (store = conninfo),
+ * where this engine's running jobs are told apart by its node name. */
+static int
+engine_open_store(prt_engine_t *e)
+{
+    char  host[256], *path, *name;
+    int   rc;
+
+    if (strcmp(e->conf.store, "lmdb") == 0) {
+        if (asprintf(&path, "%s/store", e->conf.data_dir) == -1) {
+            return -1;
+        }
+        rc = prt_store_open(&e->store, path, e->conf.store_map_max);
+        free(path);
+        return rc;
+    }
+    if (e->conf.node) {
+        return prt_store_open_pg(&e->store, e->conf.store, e->conf.node);
+    }
+    if (gethostname(host, sizeof(host)) != 0) {
+        snprintf(host, sizeof(host), "localhost");
+    }
+    host[sizeof(host) - 1] = '\0';
+    path = realpath(e->conf.data_dir, NULL);
+    if (asprintf(&name, "%s:%s", host, path ? path : e->conf.data_dir)
+        == -1)
+    {
+        free(path);
+        return -1;
+    }
+    free(path);
+    rc = prt_store_open_pg(&e->store, e->conf.store, name);
+    free(name);
+    return rc;
+}
+
 static int
 engine_open_jobs(prt_engine_t *e)
 {
     prt_events_conf_t    ec;
     prt_jobs_conf_t      jc;
     prt_verifier_conf_t  vc;
-    char                *dir;
     int                  rc;
 
-    if (asprintf(&dir, "%s/store", e->conf.data_dir) == -1) {
-        return -1;
-    }
-    rc = prt_store_open(&e->store, dir, e->conf.store_map_max);
-    free(dir);
+    rc = engine_open_store(e);
     if (rc != 0 || engine_open_calibration(e) != 0) {
         return -1;
     }
@@ -388,6 +420,7 @@ prt_serve_command(int argc, char **argv)
         return rc > 0 ? 0 : 2;         /* --help: the usage was asked for */
     }
 
+    rc = 1;                           /* until the loop ran: a failed start */
     e.loop = prt_loop_new();
     if (e.loop == NULL || setup_signals(&e) != 0 || engine_open_bars(&e) != 0) {
         goto done;
@@ -426,4 +459,36 @@ done:
     prt_loop_free(e.loop);
     prt_config_free(&e.conf);
     return rc;
+}
+
+int
+prt_migrate_command(int argc, char **argv)
+{
+    prt_config_t  conf;
+    int           rc, from = 0;
+
+    prt_config_defaults(&conf);
+    rc = prt_config_parse_args(&conf, argc, argv, 1);
+    if (rc != 0 || strcmp(conf.store, "lmdb") == 0) {
+        if (rc == 0) {
+            fprintf(stderr, "migrate: the store is LMDB, which needs no "
+                    "migration; give --store with a connection string\n");
+        }
+        prt_config_usage("migrate");
+        prt_config_free(&conf);
+        return rc > 0 ? 0 : 2;
+    }
+    rc = prt_store_pg_migrate(conf.store, &from);
+    prt_config_free(&conf);
+    if (rc != 0) {
+        fprintf(stderr, "migrate: %s\n", prt_kv_errmsg());
+        return 1;
+    }
+    if (from == PRT_STORE_PG_SCHEMA) {
+        printf("job store schema at version %d: nothing to do\n", from);
+    } else {
+        printf("job store schema migrated from version %d to %d\n", from,
+               PRT_STORE_PG_SCHEMA);
+    }
+    return 0;
 }

@@ -7,5 +7,8 @@
 #define PRT_SERVE_H
 
 int prt_serve_command(int argc, char **argv);
+/* `pattern-rt-engine migrate --store CONNINFO`: creates or upgrades the
+ * job store's schema on PostgreSQL (docs/scale-out.md). */
+int prt_migrate_command(int argc, char **argv);
 
 #endif

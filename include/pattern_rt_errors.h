@@ -28,7 +28,8 @@
     X(E_WEEKEND,        422)                                                  \
     X(E_MARKET_CLOSED,  422)                                                  \
     X(E_PRICE,          422)                                                  \
-    X(E_GAP,            410)
+    X(E_GAP,            410)                                                  \
+    X(E_STORE,          503)
 
 /*
  * The one message an E_INTERNAL answer carries, from the engine and the
@@ -36,6 +37,10 @@
  * errors, library messages), never sent to a client.
  */
 #define PRT_INTERNAL_MESSAGE  "internal error"
+
+/* What an E_STORE answer says: the job store (PostgreSQL) could not be
+ * reached or did not answer in time; the request may be retried. */
+#define PRT_STORE_MESSAGE  "the job store is unavailable, try again"
 
 typedef enum {
     PRT_OK = 0,

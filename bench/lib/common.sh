@@ -365,8 +365,8 @@ _bench_link() {
     ${CC:-cc} -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow \
         -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes \
         -Wno-unused-parameter -D_GNU_SOURCE -pthread -Iinclude -Iengine -I. \
-        $(pkg-config --cflags lmdb yajl) -o "$out" "$src" "$@" -fopenmp \
-        -lopenblas -llapack $(pkg-config --libs lmdb yajl libpcre2-8 openssl zlib libcurl) \
+        $(pkg-config --cflags lmdb yajl libpq) -o "$out" "$src" "$@" -fopenmp \
+        -lopenblas -llapack $(pkg-config --libs lmdb yajl libpcre2-8 openssl zlib libcurl libpq) \
         -lstdc++ -lm -pthread
 }
 

@@ -239,24 +239,25 @@ read_run(prt_task_t *task)
         prt_store_stats_t  st;
 
         /* before the walk's transaction: stats open one of their own */
-        rc = prt_store_stats(t->e->store, &st);
+        rc = prt_store_stats_now(t->e->store, &st);
         t->predictions = st.predictions;
         if (rc == 0) {
-            rc = prt_kv_read(prt_store_kv(t->e->store), history_read_txn, t);
+            rc = prt_store_read(t->e->store, history_read_txn, t);
         }
         c.found = 1;
     } else {
-        rc = prt_kv_read(prt_store_kv(t->e->store),
-                         t->type == PRT_MSG_JOB_RESULTS ? results_read_txn
-                                                        : job_read_txn, &c);
+        rc = prt_store_read(t->e->store,
+                            t->type == PRT_MSG_JOB_RESULTS ? results_read_txn
+                                                           : job_read_txn,
+                            &c);
     }
     prt_pred_list_free(&c.list);
 
     if (rc != 0) {
         prt_error("reading the job store: %s", prt_kv_errmsg());
         prt_json_reset(&t->json);
-        prt_json_error(&t->json, "E_INTERNAL", PRT_INTERNAL_MESSAGE, NULL);
-        t->status = 500;
+        prt_json_error(&t->json, "E_STORE", PRT_STORE_MESSAGE, NULL);
+        t->status = 503;
     } else if (!c.found) {
         prt_json_reset(&t->json);
         prt_json_error(&t->json, "E_NOT_FOUND", "no such job", NULL);
@@ -401,8 +402,7 @@ prt_api_run(prt_engine_t *e, const prt_reply_t *to, const uint8_t *payload,
     }
 
     if (prt_jobs_start(e->jobs, &req, symbols, &job) != 0) {
-        prt_api_error(e, to, PRT_E_INTERNAL, "the job could not be stored",
-                      NULL);
+        prt_api_error(e, to, PRT_E_STORE, PRT_STORE_MESSAGE, NULL);
         return;
     }
     if (prt_json_init(&j) != 0) {
@@ -435,8 +435,7 @@ prt_api_job_cancel(prt_engine_t *e, const prt_reply_t *to,
         return;
     }
     if (prt_jobs_cancel(e->jobs, id, &job) < 0) {
-        prt_api_error(e, to, PRT_E_INTERNAL, "the job could not be updated",
-                      NULL);
+        prt_api_error(e, to, PRT_E_STORE, PRT_STORE_MESSAGE, NULL);
         return;
     }
     /* answer with the job as it now is (a job that already ended is shown

@@ -547,7 +547,7 @@ perf_run(prt_task_t *task)
 {
     perf_task_t  *t = (perf_task_t *) task;
 
-    t->rc = prt_kv_read(prt_store_kv(t->e->store), perf_txn, t);
+    t->rc = prt_store_read(t->e->store, perf_txn, t);
     if (t->rc == 0) {
         t->rc = render(t);
     }
@@ -560,8 +560,7 @@ perf_done(prt_task_t *task)
 
     if (t->rc != 0) {
         prt_error("performance: %s", prt_kv_errmsg());
-        prt_api_error(t->e, &t->to, PRT_E_INTERNAL, "job store read failed",
-                      NULL);
+        prt_api_error(t->e, &t->to, PRT_E_STORE, PRT_STORE_MESSAGE, NULL);
     } else {
         prt_api_reply(t->e, &t->to, 200, &t->json);
     }

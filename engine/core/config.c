@@ -35,6 +35,8 @@ static const prt_arg_t options[] = {
     OPT(nprobe, OPT_SIZE, "IVF lists probed per search (default: the index's tuned value)"),
     OPT(bars_map_max, OPT_SIZE, "largest size of the bar store (default 64g)"),
     OPT(store_map_max, OPT_SIZE, "largest size of the job/prediction store (default 16g)"),
+    OPT(store, OPT_STR, "lmdb | a libpq connection string: jobs and predictions on PostgreSQL, shared by several nodes (default lmdb)"),
+    OPT(node, OPT_STR, "this engine's name among the nodes of one PostgreSQL store (default host:data_dir)"),
     OPT(max_staleness_s, OPT_SIZE, "a scan's latest bar may have ended this long ago (default 300)"),
     OPT(scan_chunk, OPT_SIZE, "symbols per batched search of a job (default 256)"),
     OPT(max_bar_age_s, OPT_SIZE, "live bars older than this before the clock are rejected (default 604800)"),
@@ -70,6 +72,7 @@ prt_config_defaults(prt_config_t *c)
     c->nprobe = 0;
     c->bars_map_max = (uint64_t) 64 << 30;
     c->store_map_max = (uint64_t) 16 << 30;
+    c->store = strdup("lmdb");
     c->max_staleness_s = 300;
     c->scan_chunk = 256;
     c->max_bar_age_s = 7 * 86400;

@@ -30,6 +30,8 @@ typedef struct {
     uint64_t   nprobe;
     uint64_t   bars_map_max;
     uint64_t   store_map_max;
+    char      *store;                  /* "lmdb" or a libpq conninfo */
+    char      *node;                   /* NULL: host:data_dir */
     uint64_t   max_staleness_s;
     uint64_t   scan_chunk;
     uint64_t   max_bar_age_s;

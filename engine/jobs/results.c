@@ -62,7 +62,7 @@ prt_results_read(prt_store_t *s, const uint8_t job[PRT_JOB_UUID_LEN],
 {
     read_ctx_t  c = { s, job, out };
 
-    return prt_kv_read(prt_store_kv(s), read_txn, &c);
+    return prt_store_read(s, read_txn, &c);
 }
 
 static double

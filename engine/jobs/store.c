@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "jobs/store.h"
+#include "jobs/store_pg.h"
 
 enum {
     DB_JOBS, DB_JOB_SYMBOLS, DB_PREDICTIONS, DB_BY_JOB, DB_BY_SYMBOL,
@@ -20,8 +21,9 @@ static const char *const db_names[DB_COUNT] = {
 };
 
 struct prt_store_s {
-    prt_kv_t  *kv;
-    MDB_dbi    dbi[DB_COUNT];
+    prt_kv_t        *kv;
+    MDB_dbi          dbi[DB_COUNT];
+    prt_store_pg_t  *pg;              /* set: every call goes there */
 };
 
 /* ---- keys -------------------------------------------------------------- */
@@ -88,11 +90,31 @@ prt_store_open(prt_store_t **out, const char *dir, size_t map_max)
     return 0;
 }
 
+int
+prt_store_open_pg(prt_store_t **out, const char *conninfo, const char *node)
+{
+    prt_store_t  *s = calloc(1, sizeof(*s));
+
+    if (s == NULL) {
+        return -1;
+    }
+    if (prt_store_pg_open(&s->pg, conninfo, node) != 0) {
+        free(s);
+        return -1;
+    }
+    *out = s;
+    return 0;
+}
+
 void
 prt_store_close(prt_store_t *s)
 {
     if (s) {
-        prt_kv_close(s->kv);
+        if (s->pg) {
+            prt_store_pg_close(s->pg);
+        } else {
+            prt_kv_close(s->kv);
+        }
         free(s);
     }
 }
@@ -101,6 +123,35 @@ prt_kv_t *
 prt_store_kv(prt_store_t *s)
 {
     return s->kv;
+}
+
+int
+prt_store_is_pg(const prt_store_t *s)
+{
+    return s->pg != NULL;
+}
+
+typedef struct {
+    prt_kv_txn_fn   fn;
+    void           *ctx;
+} pg_read_t;
+
+static int
+pg_read_fn(void *arg)
+{
+    pg_read_t  *r = arg;
+
+    return r->fn(NULL, r->ctx);
+}
+
+int
+prt_store_read(prt_store_t *s, prt_kv_txn_fn fn, void *ctx)
+{
+    pg_read_t  r = { fn, ctx };
+
+    /* PostgreSQL: fn's calls (txn NULL) share one snapshot */
+    return s->pg ? prt_store_pg_read(s->pg, pg_read_fn, &r)
+                 : prt_kv_read(s->kv, fn, ctx);
 }
 
 /* ---- jobs -------------------------------------------------------------- */
@@ -135,6 +186,10 @@ prt_store_job_create(prt_store_t *s, const prt_job_rec_t *job,
 {
     job_create_t  c = { s, job, symbols, n };
 
+    if (s->pg) {
+        return prt_store_pg_job_create(s->pg, job, symbols, n);
+    }
+
     return prt_kv_write(s->kv, job_create_txn, &c);
 }
 
@@ -158,6 +213,10 @@ int
 prt_store_job_put(prt_store_t *s, const prt_job_rec_t *job)
 {
     job_put_t  c = { s, job };
+
+    if (s->pg) {
+        return prt_store_pg_job_put(s->pg, job);
+    }
 
     return prt_kv_write(s->kv, job_put_txn, &c);
 }
@@ -195,6 +254,10 @@ prt_store_job_get(prt_store_t *s, MDB_txn *txn,
     job_get_t  c = { s, id, out, 0 };
     int        rc;
 
+    if (s->pg) {
+        return prt_store_pg_job_get(s->pg, id, out);
+    }
+
     rc = txn ? job_get_txn(txn, &c) : prt_kv_read(s->kv, job_get_txn, &c);
     return rc ? -1 : c.found;
 }
@@ -230,6 +293,10 @@ prt_store_job_symbols(prt_store_t *s, const uint8_t id[PRT_JOB_UUID_LEN],
     char (**out)[PRT_SYMBOL_SIZE], uint32_t *n)
 {
     job_symbols_t  c = { s, id, NULL, 0 };
+
+    if (s->pg) {
+        return prt_store_pg_job_symbols(s->pg, id, out, n);
+    }
 
     if (prt_kv_read(s->kv, job_symbols_txn, &c) != 0) {
         return -1;
@@ -397,6 +464,11 @@ prt_store_commit_chunk(prt_store_t *s, const prt_job_rec_t *job,
 {
     chunk_t  c = { s, job, preds, npreds, fails, nfails };
 
+    if (s->pg) {
+        return prt_store_pg_commit_chunk(s->pg, job, preds, npreds,
+                                         fails, nfails);
+    }
+
     return prt_kv_write(s->kv, chunk_txn, &c);
 }
 
@@ -481,6 +553,9 @@ int
 prt_store_job_predictions(prt_store_t *s, MDB_txn *txn,
     const uint8_t id[PRT_JOB_UUID_LEN], prt_pred_fn fn, void *ctx)
 {
+    if (s->pg) {
+        return prt_store_pg_job_predictions(s->pg, id, fn, ctx);
+    }
     return walk_index(s, txn, s->dbi[DB_BY_JOB], id, PRT_JOB_UUID_LEN, id,
                       PRT_JOB_UUID_LEN, 0, fn, ctx);
 }
@@ -491,6 +566,10 @@ prt_store_history(prt_store_t *s, MDB_txn *txn, const char *symbol,
 {
     uint8_t  from[PRT_SYMBOL_SIZE + 16];
     char     sym[PRT_SYMBOL_SIZE];
+
+    if (s->pg) {
+        return prt_store_pg_history(s->pg, symbol, fn, ctx);
+    }
 
     memset(from, 0xff, sizeof(from));
     if (symbol == NULL || symbol[0] == '\0') {
@@ -525,6 +604,11 @@ prt_store_scanned_between(prt_store_t *s, MDB_txn *txn, int64_t from_ms,
     uint8_t  from[16];
     until_t  u = { to_ms, fn, ctx };
 
+    if (s->pg) {
+        return prt_store_pg_scanned_between(s->pg, from_ms, to_ms, fn,
+                                            ctx);
+    }
+
     key_by_time(from, from_ms, 0);
     return walk_index(s, txn, s->dbi[DB_BY_SCAN], NULL, 0, from, 16, 0,
                       until_fn, &u);
@@ -550,6 +634,10 @@ prt_store_pending_due(prt_store_t *s, MDB_txn *txn, int64_t due_ms,
 {
     uint8_t  from[16];
     due_t    d = { due_ms, fn, ctx };
+
+    if (s->pg) {
+        return prt_store_pg_pending_due(s->pg, due_ms, fn, ctx);
+    }
 
     key_by_time(from, INT64_MIN, 0);
     return walk_index(s, txn, s->dbi[DB_PENDING], NULL, 0, from, 16, 0,
@@ -600,6 +688,10 @@ prt_store_job_failures(prt_store_t *s, MDB_txn *txn,
     const uint8_t id[PRT_JOB_UUID_LEN], prt_fail_fn fn, void *ctx)
 {
     fail_walk_t  c = { s, id, fn, ctx };
+
+    if (s->pg) {
+        return prt_store_pg_job_failures(s->pg, id, fn, ctx);
+    }
 
     return txn ? failures_txn(txn, &c) : prt_kv_read(s->kv, failures_txn, &c);
 }
@@ -679,6 +771,10 @@ prt_store_verify(prt_store_t *s, const prt_pred_rec_t *preds, size_t n)
 {
     verify_t  c = { s, preds, n };
 
+    if (s->pg) {
+        return prt_store_pg_verify(s->pg, preds, n);
+    }
+
     return n ? prt_kv_write(s->kv, verify_txn, &c) : 0;
 }
 
@@ -736,6 +832,10 @@ prt_store_fail_running(prt_store_t *s, const char *reason, int64_t now_ms)
 {
     fail_running_t  c = { s, reason, now_ms, 0 };
 
+    if (s->pg) {
+        return prt_store_pg_fail_running(s->pg, reason, now_ms);
+    }
+
     return prt_kv_write(s->kv, fail_running_txn, &c) == 0 ? c.n : -1;
 }
 
@@ -748,6 +848,10 @@ prt_store_each_prediction(prt_store_t *s, MDB_txn *txn, prt_pred_fn fn,
     MDB_val          k, v;
     prt_pred_rec_t   p;
     int              rc, stop = 0;
+
+    if (s->pg) {
+        return prt_store_pg_each_prediction(s->pg, fn, ctx);
+    }
 
     rc = mdb_cursor_open(txn, s->dbi[DB_PREDICTIONS], &cur);
     if (rc != 0) {
@@ -775,6 +879,9 @@ prt_store_each_prediction(prt_store_t *s, MDB_txn *txn, prt_pred_fn fn,
 int
 prt_store_stats(prt_store_t *s, prt_store_stats_t *st)
 {
+    if (s->pg) {
+        return prt_store_pg_stats(s->pg, st);
+    }
     memset(st, 0, sizeof(*st));
     if (prt_kv_stats(s->kv, &st->kv) != 0) {
         return -1;
@@ -784,6 +891,12 @@ prt_store_stats(prt_store_t *s, prt_store_stats_t *st)
     st->pending = st->kv.db[DB_PENDING].entries;
     st->failures = st->kv.db[DB_FAILURES].entries;
     return 0;
+}
+
+int
+prt_store_stats_now(prt_store_t *s, prt_store_stats_t *st)
+{
+    return s->pg ? prt_store_pg_stats_now(s->pg, st) : prt_store_stats(s, st);
 }
 
 const char *

@@ -116,8 +116,18 @@ typedef struct {
 typedef struct prt_store_s  prt_store_t;
 
 int  prt_store_open(prt_store_t **out, const char *dir, size_t map_max);
+/* The store on PostgreSQL (store = a libpq connection string;
+ * jobs/store_pg.h): node names this engine in the deployment. */
+int  prt_store_open_pg(prt_store_t **out, const char *conninfo,
+    const char *node);
 void prt_store_close(prt_store_t *s);
+/* LMDB only (NULL on PostgreSQL): use prt_store_read to read. */
 prt_kv_t *prt_store_kv(prt_store_t *s);
+int prt_store_is_pg(const prt_store_t *s);
+
+/* Runs fn with a read transaction: LMDB's, or on PostgreSQL txn NULL
+ * with the calls fn makes on this thread in one read-only snapshot. */
+int prt_store_read(prt_store_t *s, prt_kv_txn_fn fn, void *ctx);
 
 /* A new job with its symbols, committed. */
 int prt_store_job_create(prt_store_t *s, const prt_job_rec_t *job,
@@ -181,6 +191,9 @@ typedef struct {
 } prt_store_stats_t;
 
 int prt_store_stats(prt_store_t *s, prt_store_stats_t *st);
+/* The same, counted now: on PostgreSQL a query (a worker thread's call),
+ * where prt_store_stats gives the last second's counts without one. */
+int prt_store_stats_now(prt_store_t *s, prt_store_stats_t *st);
 
 const char *prt_job_status_name(prt_job_status_t s);
 

@@ -156,7 +156,7 @@ prt_tracker_load(prt_tracker_t *t, prt_store_t *store)
 {
     load_t  l = { t, store, prt_clock_now_ms(t->clock) };
 
-    return prt_kv_read(prt_store_kv(store), load_txn, &l);
+    return prt_store_read(store, load_txn, &l);
 }
 
 

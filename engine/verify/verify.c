@@ -348,7 +348,7 @@ pass_run(prt_task_t *task)
     pass_t    *t = (pass_t *) task;
     uint64_t   t0 = now_us();
 
-    t->rc = prt_kv_read(prt_store_kv(t->store), due_txn, t);
+    t->rc = prt_store_read(t->store, due_txn, t);
     if (t->rc == 0 && t->due.n) {
         /* one read of each (symbol, day), not one per prediction */
         qsort(t->due.v, t->due.n, sizeof(*t->due.v), by_symbol_day);

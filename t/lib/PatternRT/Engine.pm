@@ -4,6 +4,10 @@ package PatternRT::Engine;
 #   PROGRAM serve --socket SOCK --data-dir DIR [--clock CLOCK] [ARGS...]
 # stdout and stderr are appended to logs/engine.log; the engine is ready when
 # a line containing the word "ready" appears there after it was started.
+#
+# With TEST_PRT_STORE=pg the job store is PostgreSQL instead of LMDB: a
+# private server for the test file (PatternRT::Pg), one database per engine,
+# made anew (and migrated) whenever the data dir is.
 
 use strict;
 use warnings;
@@ -61,6 +65,7 @@ sub argv {
     return (@{$self->{program}}, 'serve',
             '--socket', $self->{socket}, '--data-dir', $self->{data_dir},
             (defined $self->{clock} ? ('--clock', $self->{clock}) : ()),
+            (defined $self->{store} ? ('--store', $self->{store}) : ()),
             @{$self->{args}});
 }
 
@@ -97,7 +102,8 @@ sub start {
 
     return $self->{pid} if $self->running;
     delete $self->{unexpected_exit};
-    $self->_prepare_data($o{fresh});
+    my $made = $self->_prepare_data($o{fresh});
+    $self->_prepare_store if $made || !defined $self->{store};
     my @argv = $self->argv;
     append_line($self->{log}, '# ' . strftime('%H:%M:%S', localtime)
         . " harness: starting @argv");
@@ -131,13 +137,34 @@ sub _prepare_data {
     my ($self, $fresh) = @_;
 
     my $dir = $self->{data_dir};
-    return if -d $dir && !$fresh;
+    return 0 if -d $dir && !$fresh;
     remove_tree($dir);
     make_path($dir);
-    my $fixture = $self->{fixture} or return;
+    my $fixture = $self->{fixture} or return 1;
     die "engine fixture $fixture is not a directory\n" unless -d $fixture;
     system('cp', '-a', "$fixture/.", "$dir/") == 0
         or die "cp -a $fixture/. $dir/ failed: " . describe_status($?) . "\n";
+    return 1;
+}
+
+# TEST_PRT_STORE=pg: an empty database, migrated by the engine's own
+# command, for a fresh data dir.
+sub _prepare_store {
+    my ($self) = @_;
+
+    return unless ($ENV{TEST_PRT_STORE} // '') eq 'pg';
+    # a stand-in program (the fake engine) has no job store
+    return unless $self->{program}[-1] =~ m{pattern-rt-engine\z};
+    require PatternRT::Pg;
+    my $pg = PatternRT::Pg->start;
+    my $db = $self->{store_db} //= 'prt_engine_' . ++$PatternRT::Pg::Dbs;
+    $self->{store} = $pg->create_db($db);
+    my @cmd = (@{$self->{program}}, 'migrate', '--store', $self->{store});
+    append_line($self->{log}, "# harness: @cmd");
+    my $pid = spawn(\@cmd, $self->{log});
+    my $status = wait_exit($pid, 60);
+    die "@cmd failed: " . describe_status($status) . "\n"
+        unless defined $status && $status == 0;
 }
 
 sub _write_pid {

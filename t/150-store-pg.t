@@ -1,0 +1,414 @@
+# The job store on PostgreSQL (docs/scale-out.md): a private server made
+# by initdb in a temporary directory (t/lib/PatternRT/Pg.pm), the engine on
+# it with --store CONNINFO. `pattern-rt-engine migrate` creates the schema
+# with SPEC 7's orderings as indexes and is idempotent; an engine refuses a
+# database that was not migrated; a job's predictions and failures are the
+# rows the engine says it committed (counted here with psql, not through
+# the engine); with the database down the engine answers 503 E_STORE and
+# stays up, and once the database is back every acknowledged result is
+# there unchanged; a node killed mid-job: another node on the store finds
+# its heartbeat stopped and fails its running job ("node lost"), with its
+# committed results kept; two nodes (each an nginx and an engine) answer
+# GET /job/{id}, /history and /performance alike, byte for byte, for a job
+# that ran on one of them; nginx's `mirror` (conf/several-nodes.conf)
+# brings a POST /bars to the other node too. The LMDB suites also run on
+# this backend
+# (t/151-jobs-pg.t and the next files).
+#
+# Skipped, saying why, where PostgreSQL 15 is not installed.
+
+use lib 't/lib';
+use PatternRT::Test;
+use File::Temp qw(tempdir);
+
+use PatternRT::Pg;
+use PatternRT::Jobs qw(
+    PRT call_api call_api_raw run_job get_job wait_job wait_job_status health
+    wait_workers_connected unknown_symbols read_flat_day ny_instant iso_z
+);
+use PatternRT::Nginx;
+use PatternRT::Util qw(spawn wait_exit read_from stop_process free_port);
+use Cwd qw(abs_path);
+use File::Path qw(make_path);
+use LWP::UserAgent;
+
+our $FIXTURES = $ENV{TEST_PRT_FIXTURES} // '';
+plan(skip_all => 'no demo fixture: run this file through t/run, which '
+                 . 'builds build/t/fixtures and sets TEST_PRT_FIXTURES')
+    unless -d "$FIXTURES/demo" && -d "$FIXTURES/demo-flat";
+{
+    my $why = PatternRT::Pg::unavailable();
+    plan(skip_all => $why) if $why;
+}
+
+$ENV{TEST_PRT_STORE} = 'pg';           # every engine here: PatternRT::Engine
+our $PG = PatternRT::Pg->start;
+our $ENGINE = $ENV{TEST_PRT_ENGINE} || 'build/pattern-rt-engine';
+our $TMP = tempdir('prt-pgt-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+our @FLAT = sort glob "$FIXTURES/demo-flat/*.csv.gz";
+our $DAY = read_flat_day($FLAT[-1]);
+our @TICKERS = sort keys %{ $DAY->{tickers} };
+our @UNKNOWN = unknown_symbols(7);
+our $CLOCK = iso_z(ny_instant($DAY->{date}, '10:00'));
+our $NODE_B;                           # pid of the second node (TEST 5)
+
+engine_config(data => "$FIXTURES/demo", clock => $CLOCK,
+              args => ['--scan_chunk', 4]);
+
+# 10,000 symbols: a fixture ticker every 160 places, unknown ones between
+# (t/052-jobs-durability.t), so a job with one symbol a chunk runs long
+# enough to be killed in the middle.
+sub big_symbols {
+    my @unknown = unknown_symbols(10000 - @TICKERS);
+    my @all;
+    for my $i (0 .. $#TICKERS) {
+        push @all, splice(@unknown, 0, 159), $TICKERS[$i];
+    }
+    return (@all, @unknown);
+}
+
+our $NGINX_B;                          # its nginx (TEST 6, 7)
+$ENV{TEST_PRT_NODE_B_PORT} = free_port();   # for TEST 7's upstream
+
+END {
+    $NGINX_B->stop if $NGINX_B;
+    stop_process($NODE_B, 'KILL', 10) if $NODE_B;
+}
+
+# The second node of TEST 5 and 6: an engine on the same store, named
+# node-b, on a copy of the fixture (the same index generation).
+sub start_node_b {
+    my ($dir) = @_;
+
+    make_path($dir);
+    system('cp', '-a', "$FIXTURES/demo/.", "$dir/") == 0 or die "cp failed\n";
+    $NODE_B = spawn([$ENGINE, 'serve', '--store', $PG->conninfo(engine_db()),
+                     '--data-dir', $dir, '--socket', "$dir/engine.sock",
+                     '--clock', $CLOCK, '--node', 'node-b'], "$dir/engine.log");
+    wait_until(sub { read_from("$dir/engine.log", 0) =~ /\bready\b/ }, 60,
+               'node b ready');
+}
+
+# Node b's nginx in front of its engine, on $TEST_PRT_NODE_B_PORT.
+sub start_nginx_b {
+    my ($dir, $socket) = @_;
+
+    make_path(map { "$dir/$_" } qw(conf logs html));
+    $NGINX_B = PatternRT::Nginx->new(servroot => $dir,
+        port => $ENV{TEST_PRT_NODE_B_PORT},
+        binary => $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx');
+    $NGINX_B->write_config(
+        title => 'node b', workers => 1, user => $> == 0 ? 'root' : undef,
+        module => abs_path($ENV{TEST_PRT_MODULE}
+                           || 'build/nginx/ngx_http_pattern_rt_module.so'),
+        engine_socket => $socket,
+        config => "location / {\n    pattern_rt_api;\n}\n");
+    $NGINX_B->start;
+    wait_until(sub { get_b(PRT . '/history?limit=1')->{code} == 200 }, 60,
+               "node b's nginx attached to its engine");
+}
+
+# GET through node b's nginx: { code, body }.
+sub get_b {
+    my ($path) = @_;
+
+    my $ua = LWP::UserAgent->new(timeout => 30, keep_alive => 0);
+    my $res = $ua->get("http://127.0.0.1:$NGINX_B->{port}$path");
+    return { code => $res->code, body => $res->content };
+}
+
+# The engine's database: the harness made the first one for it.
+sub engine_db { return 'prt_engine_1' }
+
+# `pattern-rt-engine ARGS`: exit status and output.
+sub engine_cmd {
+    my (@args) = @_;
+
+    my $log = "$TMP/cmd.log";
+    unlink $log;
+    my $pid = spawn([$ENGINE, @args], $log);
+    my $status = wait_exit($pid, 60);
+    return ($status, read_from($log, 0));
+}
+
+sub job_bytes {
+    my ($id) = @_;
+
+    (my $hex = $id) =~ tr/-//d;
+    die "bad job id $id\n" unless $hex =~ /\A[0-9a-f]{32}\z/;
+    return "decode('$hex', 'hex')";
+}
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: migrate creates the schema once, with the orderings as indexes
+--- config
+    location / {
+        pattern_rt_api;
+    }
+--- init
+our $DB = $PG->create_db('migrated');
+our @FIRST = engine_cmd('migrate', '--store', $DB);
+our @AGAIN = engine_cmd('migrate', '--store', $DB);
+our @LMDB = engine_cmd('migrate');
+--- request
+GET /health
+--- post_request
+is($FIRST[0], 0, 'migrate exits 0') or diag($FIRST[1]);
+like($FIRST[1], qr/migrated from version 0 to 1/, 'and says what it did');
+is($AGAIN[0], 0, 'migrate again exits 0') or diag($AGAIN[1]);
+like($AGAIN[1], qr/at version 1: nothing to do/, 'and changes nothing');
+is($PG->psql('migrated', 'SELECT count(*) FROM prt_schema'), 1,
+   'one schema version row');
+isnt($LMDB[0], 0, 'migrate without --store (LMDB) is refused');
+like($LMDB[1], qr/LMDB, which needs no migration/, 'saying why');
+
+my %idx = map { split /\|/, $_, 2 } split /\n/, $PG->psql('migrated',
+    "SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN "
+    . "('prt_predictions', 'prt_failures', 'prt_jobs')");
+like($idx{prt_predictions_by_job} // '', qr/\(job, id\)\z/,
+     "a job's predictions by id");
+like($idx{prt_predictions_by_symbol} // '',
+     qr/\(symbol, scan_time_ms, id\)\z/, "a symbol's by scan time");
+like($idx{prt_predictions_by_scan} // '', qr/\(scan_time_ms, id\)\z/,
+     'all by scan time');
+like($idx{prt_predictions_pending} // '', qr/\(due_ms, id\) WHERE pending\z/,
+     'the unverified ones by due time');
+like($idx{prt_failures_pkey} // '', qr/\(job, number\)\z/,
+     "a job's failures in order");
+
+=== TEST 2: an engine refuses a database that was not migrated
+--- config
+    location / {
+        pattern_rt_api;
+    }
+--- init
+our $BARE = $PG->create_db('bare');
+our @SERVE = engine_cmd('serve', '--store', $BARE, '--data-dir',
+                        "$TMP/bare", '--socket', "$TMP/bare.sock");
+--- request
+GET /health
+--- post_request
+isnt($SERVE[0], 0, 'serve exits with an error');
+like($SERVE[1], qr/schema version 0, this engine needs 1: run pattern-rt-engine migrate/,
+     'naming the command to run');
+is($PG->psql('bare', "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'prt_%'"),
+   0, 'and creates no table itself');
+
+=== TEST 3: a job's committed rows are what the engine reports
+--- config
+    location / {
+        pattern_rt_api;
+    }
+--- init
+our $JOB = wait_job(run_job({ symbols => [@TICKERS, @UNKNOWN] })->{job_id});
+our $FULL = get_job($JOB->{job_id});
+our $HISTORY = call_api('GET', PRT . '/history?limit=1');
+--- request
+GET /health
+--- post_request
+my $db = engine_db();
+my $job = job_bytes($JOB->{job_id});
+is($FULL->{status}, 'completed', 'the job completed');
+my $preds = $PG->psql($db, "SELECT count(*) FROM prt_predictions WHERE job = $job");
+my $fails = $PG->psql($db, "SELECT count(*) FROM prt_failures WHERE job = $job");
+is($preds, $FULL->{progress}{completed}, "prediction rows = progress.completed ($preds)");
+is($fails, $FULL->{progress}{failed}, "failure rows = progress.failed ($fails)");
+is($preds + $fails, @TICKERS + @UNKNOWN, 'every symbol has one or the other');
+my @symbols = split /\n/, $PG->psql($db,
+    "SELECT symbol FROM prt_predictions WHERE job = $job ORDER BY symbol");
+is_deeply(\@symbols, [sort map { $_->{symbol} } @{ $FULL->{results} }],
+          'the rows are the symbols of the results');
+my @failed = split /\n/, $PG->psql($db,
+    "SELECT number FROM prt_failures WHERE job = $job ORDER BY number");
+is_deeply(\@failed, [0 .. $fails - 1], 'failures numbered 0.. without a gap');
+my %predicted = map { $_ => 1 } @symbols;
+ok(!(grep { $predicted{$_} } @UNKNOWN), 'no unknown symbol has a prediction');
+is($PG->psql($db, "SELECT status FROM prt_jobs WHERE id = $job"), 1,
+   'the job row says completed');
+like($PG->psql($db, "SELECT node FROM prt_jobs WHERE id = $job"),
+     qr/:\//, 'and names the node that ran it (host:data_dir)');
+is($PG->psql($db, 'SELECT count(*) FROM prt_predictions WHERE pending'),
+   $preds, 'every prediction waits for verification');
+is($HISTORY->{json}{total}, $PG->psql($db, 'SELECT count(*) FROM prt_predictions'),
+   '/history total = the rows');
+my $ids = $PG->psql($db, "SELECT min(id) || ' ' || max(id) FROM prt_predictions");
+is($ids, "1 $preds", 'prediction ids are 1..n, one per row');
+
+=== TEST 4: the database down: 503 E_STORE, the engine stays up, nothing lost
+--- config
+    location / {
+        pattern_rt_api;
+    }
+--- init
+our $BEFORE = call_api('GET', PRT . "/job/$JOB->{job_id}");
+$PG->stop;
+# a job id no worker has an answer for: the engine must ask the store
+our %DOWN = (
+    job => call_api('GET', PRT . '/job/6f1c2b7e-4d3a-4e59-9b1d-0c8e2f4a7d65'),
+    history => call_api('GET', PRT . '/history'),
+    performance => call_api('GET', PRT . '/performance'),
+    run => call_api('POST', PRT . '/run', { symbols => [$TICKERS[0]] }),
+);
+our $HEALTH = health();
+$PG->restart;
+our $AFTER = call_api('GET', PRT . "/job/$JOB->{job_id}");
+our $RUN = run_job({ symbols => [@TICKERS[0 .. 3]] });
+our $NEW = wait_job($RUN->{job_id});
+--- request
+GET /health
+--- post_request
+is($BEFORE->{code}, 200, 'the job, before') or diag($BEFORE->{body});
+for my $what (sort keys %DOWN) {
+    my $r = $DOWN{$what};
+    is($r->{code}, 503, "$what with the database down: 503") or diag($r->{body});
+    is($r->{json}{error}{code}, 'E_STORE', "$what: E_STORE");
+    is($r->{json}{error}{message}, 'the job store is unavailable, try again',
+       "$what: the documented message, nothing internal");
+}
+is(ref $HEALTH, 'HASH', '/health answers meanwhile: the engine is up');
+is($AFTER->{code}, 200, 'the database back: the job answers at once')
+    or diag($AFTER->{body});
+is_deeply($AFTER->{json}{results}, $BEFORE->{json}{results},
+          'every acknowledged result unchanged');
+is_deeply($AFTER->{json}{failures}, $BEFORE->{json}{failures},
+          'every failure unchanged');
+is($NEW->{status}, 'completed', 'a new job runs to the end');
+
+=== TEST 5: a node killed mid-job: another node fails its job, "node lost", results kept
+--- config
+    location / {
+        pattern_rt_api;
+    }
+--- init
+our $DB5 = engine_db();
+# the second node: an engine on the same store (no nginx: it only watches)
+start_node_b("$TMP/node-b");
+# one symbol a chunk on this node: the job is mid-way when it is killed
+engine_config(args => ['--scan_chunk', 1]);
+engine_restart();
+wait_workers_connected();
+our $ID = run_job({ symbols => [big_symbols()] })->{job_id};
+wait_job_status($ID, sub { $_[0]{progress}{completed} >= 4 },
+                'a few predictions');
+# decoded after the kill: decoding 10,000 symbols' answer takes longer
+# than the rest of the job may
+my $raw = call_api_raw('GET', PRT . "/job/$ID");
+engine_kill('KILL');
+our $SEEN = JSON::PP::decode_json($raw->{body});
+my $job = job_bytes($ID);
+our $STATUS_AT_KILL = $PG->psql($DB5, "SELECT status FROM prt_jobs WHERE id = $job");
+wait_until(sub { $PG->psql($DB5, "SELECT status FROM prt_jobs WHERE id = $job") ne '0' },
+           90, 'node b to fail the lost node\'s job');
+our $B_LOG = read_from("$TMP/node-b/engine.log", 0);
+our $ROWS = $PG->psql($DB5, "SELECT count(*) FROM prt_predictions WHERE job = $job");
+stop_process($NODE_B, 'TERM', 10);
+$NODE_B = undef;
+engine_start();
+wait_workers_connected();
+our $AFTER_LOST = get_job($ID);
+--- request
+GET /health
+--- post_request
+is($SEEN->{status}, 'running', 'the job was running when its node was killed');
+is($STATUS_AT_KILL, 0, 'and the store said running after the kill');
+like($B_LOG, qr/1 running job\(s\) of nodes without a heartbeat for 10 seconds marked failed \("node lost"\)/,
+     'the other node found the node lost and says so');
+is($AFTER_LOST->{status}, 'failed', 'the job ended failed');
+is($AFTER_LOST->{reason}, 'node lost', 'reason "node lost", not "engine restarted"');
+my %after = map { $_->{id} => JSON::PP->new->canonical->encode($_) }
+            @{ $AFTER_LOST->{results} };
+my @lost = grep { ($after{$_->{id}} // '') ne JSON::PP->new->canonical->encode($_) }
+           @{ $SEEN->{results} };
+ok(@{ $SEEN->{results} } >= 4, 'results were visible before the kill ('
+   . @{ $SEEN->{results} } . ')');
+ok(!@lost, 'every one of them is kept, unchanged')
+    or diag('first lost: ' . JSON::PP->new->canonical->encode($lost[0]));
+is(scalar @{ $AFTER_LOST->{results} }, $ROWS,
+   'the job shows every committed prediction');
+
+=== TEST 6: two nodes on one store answer /job, /history and /performance alike
+--- config
+    location / {
+        pattern_rt_api;
+    }
+--- init
+start_node_b("$TMP/node-b2");
+make_path(map { "$TMP/nginx-b/$_" } qw(conf logs html));
+start_nginx_b("$TMP/nginx-b", "$TMP/node-b2/engine.sock");
+# a job on node a (the harness's), then every read on both nodes
+engine_config(args => ['--scan_chunk', 4]);
+engine_restart();
+wait_workers_connected();
+our $ID6 = wait_job(run_job({ symbols => [@TICKERS, @UNKNOWN] })->{job_id})->{job_id};
+our @PATHS = ("/job/$ID6", "/job/$ID6/results?limit=10000", '/history',
+              '/history?limit=1000&offset=2', "/history?symbol=$TICKERS[0]",
+              '/performance', '/performance?period=all&horizon=10');
+our %A = map { $_ => call_api('GET', PRT . $_) } @PATHS;
+our %B = map { $_ => get_b(PRT . $_) } @PATHS;
+our @B_PROBLEMS = $NGINX_B->stop;
+$NGINX_B = undef;
+stop_process($NODE_B, 'TERM', 10);
+$NODE_B = undef;
+--- request
+GET /health
+--- post_request
+for my $path (@PATHS) {
+    is($A{$path}{code}, 200, "node a: $path 200") or diag($A{$path}{body});
+    is($B{$path}{code}, 200, "node b: $path 200") or diag($B{$path}{body});
+    ok($A{$path}{body} eq $B{$path}{body}, "$path: the same answer on both nodes")
+        or diag("a: " . substr($A{$path}{body}, 0, 400) . "\nb: "
+                . substr($B{$path}{body}, 0, 400));
+}
+ok(@{ $A{"/job/$ID6"}{json}{results} } > 0, 'the job has results to compare');
+ok(!@B_PROBLEMS, "node b's nginx stopped cleanly") or diag("@B_PROBLEMS");
+
+=== TEST 7: the bar feed reaches the other node through nginx's mirror
+--- http_config
+    upstream prt_node_b {
+        server 127.0.0.1:$TEST_PRT_NODE_B_PORT;
+    }
+--- config
+    location = /api/pattern-realtime/bars {
+        mirror /_mirror/node-b;
+        mirror_request_body on;
+        pattern_rt_api;
+    }
+    location = /_mirror/node-b {
+        internal;
+        proxy_pass http://prt_node_b/api/pattern-realtime/bars;
+        proxy_set_header Content-Type $content_type;
+    }
+    location / {
+        pattern_rt_api;
+    }
+--- init
+start_node_b("$TMP/node-b3");
+start_nginx_b("$TMP/nginx-b3", "$TMP/node-b3/engine.sock");
+our $A0 = health()->{feed}{bars_ingested};
+our $B0 = JSON::PP::decode_json(get_b('/health')->{body})->{feed}{bars_ingested};
+# three minutes before the clock, one ticker
+my $t = ny_instant($DAY->{date}, '09:57') * 1000;
+our @BARS = map { { ev => 'AM', sym => $TICKERS[0], v => 1000 + $_,
+                    o => 10, c => 10.5, h => 11, l => 9.5,
+                    s => $t + 60000 * $_, e => $t + 60000 * ($_ + 1) } } 0 .. 2;
+our $POST = call_api('POST', PRT . '/bars', \@BARS);
+our $B1 = wait_until(sub {
+    my $n = JSON::PP::decode_json(get_b('/health')->{body})->{feed}{bars_ingested};
+    $n > $B0 ? $n : undef;
+}, 30, "node b to ingest the mirrored bars");
+our $A1 = health()->{feed}{bars_ingested};
+our @B_PROBLEMS7 = $NGINX_B->stop;
+$NGINX_B = undef;
+stop_process($NODE_B, 'TERM', 10);
+$NODE_B = undef;
+--- request
+GET /health
+--- post_request
+is($POST->{code}, 200, 'POST /bars to node a: 200') or diag($POST->{body});
+is($POST->{json}{accepted}, 3, 'node a accepted the 3 bars');
+is($A1 - $A0, 3, 'node a ingested 3 bars');
+is($B1 - $B0, 3, 'node b ingested the same 3, through the mirror');
+ok(!@B_PROBLEMS7, "node b's nginx stopped cleanly") or diag("@B_PROBLEMS7");
