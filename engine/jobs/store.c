@@ -493,35 +493,112 @@ decode_outcome(const MDB_val *v, prt_pred_rec_t *p)
 }
 
 /*
+ * A walk's view of `outcomes`: one cursor for the whole walk, and what it
+ * has learnt. Walks meet ids in increasing runs (by id, or by time then
+ * id), so a lookup is mostly answered by where the cursor already is or
+ * by stepping it to the next key, without a search.
+ */
+typedef struct {
+    MDB_cursor  *cur;
+    uint64_t     last;          /* the highest id with an outcome, 0: none */
+    uint64_t     lo, pos;       /* no outcome in [lo, pos); the cursor is on
+                                   pos (UINT64_MAX: none at or after lo) */
+    MDB_val      at;            /* pos's outcome */
+    int          placed;
+} outcomes_t;
+
+static int
+outcomes_step(outcomes_t *o, uint64_t id, MDB_cursor_op op)
+{
+    uint8_t  b[8];
+    MDB_val  k = val(b, 8);
+    int      rc;
+
+    put_be64(b, id);
+    rc = mdb_cursor_get(o->cur, &k, &o->at, op);
+    if (rc == MDB_NOTFOUND) {
+        o->pos = UINT64_MAX;
+        return 0;
+    }
+    if (rc == 0 && k.mv_size != 8) {
+        rc = MDB_CORRUPTED;
+    }
+    o->pos = rc == 0 ? get_be64(k.mv_data) : UINT64_MAX;
+    return rc;
+}
+
+/* *found = 1 with the outcome in o->at when id has one. */
+static int
+outcomes_find(outcomes_t *o, uint64_t id, int *found)
+{
+    int  rc = 0;
+
+    *found = 0;
+    if (id > o->last) {
+        return 0;                   /* scanned after the last one verified */
+    }
+    if (!o->placed || id < o->lo) {
+        o->placed = 1;
+        o->lo = id;
+        rc = outcomes_step(o, id, MDB_SET_RANGE);
+    } else if (id > o->pos) {
+        o->lo = o->pos + 1;         /* nothing between pos and the next key */
+        rc = outcomes_step(o, 0, MDB_NEXT);
+        if (rc == 0 && id > o->pos) {
+            o->lo = id;
+            rc = outcomes_step(o, id, MDB_SET_RANGE);
+        }
+    }
+    if (rc != 0) {
+        o->placed = 0;
+        return rc;
+    }
+    *found = id == o->pos;
+    return 0;
+}
+
+static int
+outcomes_open(prt_store_t *s, MDB_txn *txn, outcomes_t *o)
+{
+    MDB_val  k, v;
+    int      rc = mdb_cursor_open(txn, s->dbi[DB_OUTCOMES], &o->cur);
+
+    o->last = 0;
+    o->placed = 0;
+    if (rc != 0) {
+        return rc;
+    }
+    rc = mdb_cursor_get(o->cur, &k, &v, MDB_LAST);
+    if (rc == 0 && k.mv_size == 8) {
+        o->last = get_be64(k.mv_data);
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        mdb_cursor_close(o->cur);
+        return rc;
+    }
+    return 0;
+}
+
+/*
  * The one way a prediction is read: its record, then its outcome if it
  * has one. A record that is not PENDING was verified before outcomes were
  * stored apart (its outcome is in the record itself) and is returned as
- * it is. `out` is a cursor on `outcomes` that the caller keeps for a whole
- * walk: LMDB finds a key on the cursor's current page without descending
- * the tree, and walks meet ids in runs.
+ * it is.
  */
 static int
-read_prediction(MDB_cursor *out, const MDB_val *v, prt_pred_rec_t *p)
+read_prediction(outcomes_t *out, const MDB_val *v, prt_pred_rec_t *p)
 {
-    uint8_t  b[8];
-    MDB_val  k = val(b, 8), o;
-    int      rc = decode_prediction(v, p);
+    int  rc = decode_prediction(v, p), found = 0;
 
     if (rc != 0 || p->status != PRT_PRED_PENDING) {
         return rc;
     }
-    put_be64(b, p->id);
-    rc = mdb_cursor_get(out, &k, &o, MDB_SET_RANGE);
-    if (rc == MDB_NOTFOUND
-        || (rc == 0 && (k.mv_size != 8 || memcmp(k.mv_data, b, 8) != 0)))
-    {
-        return 0;                           /* still pending */
-    }
-    return rc == 0 ? decode_outcome(&o, p) : rc;
+    rc = outcomes_find(out, p->id, &found);
+    return rc != 0 ? rc : found ? decode_outcome(&out->at, p) : 0;
 }
 
 static int
-get_prediction(prt_store_t *s, MDB_txn *txn, MDB_cursor *out, uint64_t id,
+get_prediction(prt_store_t *s, MDB_txn *txn, outcomes_t *out, uint64_t id,
     prt_pred_rec_t *p)
 {
     uint8_t  b[8];
@@ -543,18 +620,19 @@ walk_index(prt_store_t *s, MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix,
     size_t plen, const uint8_t *from, size_t flen, int backward,
     prt_pred_fn fn, void *ctx)
 {
-    MDB_cursor      *cur, *out;
+    MDB_cursor      *cur;
+    outcomes_t       out;
     MDB_val          k = val((void *) from, flen), v;
     prt_pred_rec_t   p;
     int              rc, stop = 0;
 
-    rc = mdb_cursor_open(txn, s->dbi[DB_OUTCOMES], &out);
+    rc = outcomes_open(s, txn, &out);
     if (rc != 0) {
         return prt_kv_fail(rc, "opening a cursor");
     }
     rc = mdb_cursor_open(txn, dbi, &cur);
     if (rc != 0) {
-        mdb_cursor_close(out);
+        mdb_cursor_close(out.cur);
         return prt_kv_fail(rc, "opening a cursor");
     }
     rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
@@ -569,7 +647,7 @@ walk_index(prt_store_t *s, MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix,
         if (k.mv_size < plen + 8 || memcmp(k.mv_data, prefix, plen) != 0) {
             break;
         }
-        rc = get_prediction(s, txn, out,
+        rc = get_prediction(s, txn, &out,
                             get_be64((uint8_t *) k.mv_data + k.mv_size - 8), &p);
         if (rc != 0) {
             break;
@@ -578,7 +656,7 @@ walk_index(prt_store_t *s, MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix,
         rc = mdb_cursor_get(cur, &k, &v, backward ? MDB_PREV : MDB_NEXT);
     }
     mdb_cursor_close(cur);
-    mdb_cursor_close(out);
+    mdb_cursor_close(out.cur);
     if (rc != 0 && rc != MDB_NOTFOUND) {
         return prt_kv_fail(rc, "walking predictions");
     }
@@ -888,31 +966,32 @@ int
 prt_store_each_prediction(prt_store_t *s, MDB_txn *txn, prt_pred_fn fn,
     void *ctx)
 {
-    MDB_cursor      *cur, *out;
+    MDB_cursor      *cur;
+    outcomes_t       out;
     MDB_val          k, v;
     prt_pred_rec_t   p;
     int              rc, stop = 0;
 
-    rc = mdb_cursor_open(txn, s->dbi[DB_OUTCOMES], &out);
+    rc = outcomes_open(s, txn, &out);
     if (rc != 0) {
         return prt_kv_fail(rc, "opening a cursor");
     }
     rc = mdb_cursor_open(txn, s->dbi[DB_PREDICTIONS], &cur);
     if (rc != 0) {
-        mdb_cursor_close(out);
+        mdb_cursor_close(out.cur);
         return prt_kv_fail(rc, "opening a cursor");
     }
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && !stop;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
     {
-        rc = read_prediction(out, &v, &p);
+        rc = read_prediction(&out, &v, &p);
         if (rc != 0) {
             break;
         }
         stop = fn(&p, ctx);
     }
     mdb_cursor_close(cur);
-    mdb_cursor_close(out);
+    mdb_cursor_close(out.cur);
     if (rc != 0 && rc != MDB_NOTFOUND) {
         return prt_kv_fail(rc, "walking predictions");
     }
