@@ -20,7 +20,7 @@
 #      1,000,000 of them verified) through nginx, RUNS times each.
 #
 #   bench/ingest.sh     INGEST_TICKERS (3000), RUNS (20), DURATION (10s),
-#                       BUILD, ENGINE,
+#                       SKIP_INGEST (1: parts 2 and 3 only), BUILD, ENGINE,
 #                       PORT, NGINX, BENCH_DIR (var/bench)
 #
 # Needs `make` first. Writes under $BENCH_DIR/run-ingest/ (removed at the
@@ -93,6 +93,7 @@ start_ingest_nginx "$work"
 echo
 
 # ---- 1. ingest ---------------------------------------------------------------
+if [ "${SKIP_INGEST:-0}" != 1 ]; then
 echo "## ingest: one day of $tickers tickers through nginx"
 say "data:    $engine generate --out $work/flat --tickers $tickers --days 1"
 "$engine" generate --out "$work/flat" --tickers "$tickers" --days 1 \
@@ -160,12 +161,16 @@ say "         cpu: nginx workers $(echo "$(cpu_of $workers) $n0" | awk '{ printf
     "engine $(echo "$(cpu_of "$engine_pid") $e0" | awk '{ printf "%.2f", $1 - $2 }') s in $duration"
 stop_engine
 echo
+fi
 
 # ---- 2. verification pass ------------------------------------------------------
 echo "## verification: 1,000,000 pending, 100,000 due"
 say "state:   $helper pending $work/data-pending"
 clock=$("$helper" pending "$work/data-pending" | sed -n 's/^clock //p')
 cp -a "$work/data-pending" "$work/data-commit"
+# written out now, so that the commit's sync below does not also write
+# the copy
+sync "$work/data-commit/store/data.mdb"
 wait_quiet "the verification pass"
 start_plain_engine "$work/data-pending" "$clock" --log_level debug
 say "run:     $engine serve --data-dir $work/data-pending --clock $clock --log_level debug  (the timer's first pass)"
@@ -192,11 +197,13 @@ echo "## performance over 1,000,000 predictions"
 say "run:     curl $url/api/pattern-realtime/performance?period=all  ($runs times)"
 say "         100,000 verified:   $(timings /api/pattern-realtime/performance?period=all)"
 stop_engine
+say "         the store's part (every prediction by scan time, $helper read): $("$helper" read "$work/data-pending")"
 say "state:   $helper verified $work/data-verified"
 "$helper" verified "$work/data-verified" > /dev/null
 start_plain_engine "$work/data-verified" "$clock"
 say "         1,000,000 verified: $(timings /api/pattern-realtime/performance?period=all)"
 stop_engine
+say "         the store's part: $("$helper" read "$work/data-verified")"
 echo
 
 echo "## the commit of that pass alone, on a copy of the pending state"

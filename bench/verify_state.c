@@ -10,11 +10,16 @@
  *                               this prints, and every symbol's bars of
  *                               that day (verified against real closes)
  *   verify_state verified DIR   1,000,000 verified predictions (the
- *                               heaviest /performance: every one ranked)
+ *                               heaviest /performance: every one ranked),
+ *                               stored as the engine stores them: each
+ *                               chunk scanned, then verified
  *   verify_state commit DIR     times prt_store_verify of the 100,000 due
  *                               predictions of a `pending` DIR: the
  *                               commit that ends the engine's
  *                               verification pass (run it on a copy)
+ *   verify_state read DIR       times the read /performance makes of
+ *                               the store: every prediction by scan
+ *                               time, with its outcome (best of 5)
  *
  * It prints one line "clock ISO" (the instant to start the engine at) or
  * the commit time. Everything is deterministic.
@@ -147,12 +152,16 @@ put_predictions(const char *dir, int64_t day_s, int verified)
     prt_store_t     *s;
     prt_job_rec_t    job;
     prt_pred_rec_t  *chunk = calloc(CHUNK, sizeof(*chunk));
+    prt_pred_rec_t  *done = calloc(CHUNK, sizeof(*done));
     char             path[4096];
     int              rc;
 
     snprintf(path, sizeof(path), "%s/store", dir);
-    if (chunk == NULL || prt_store_open(&s, path, (size_t) 16 << 30) != 0) {
+    if (chunk == NULL || done == NULL
+        || prt_store_open(&s, path, (size_t) 16 << 30) != 0)
+    {
         free(chunk);
+        free(done);
         return -1;
     }
     memset(&job, 0, sizeof(job));
@@ -169,15 +178,23 @@ put_predictions(const char *dir, int64_t day_s, int verified)
     rc = prt_store_job_create(s, &job, NULL, 0);
     for (uint64_t k = 0; rc == 0 && k < TOTAL; k += CHUNK) {
         for (uint64_t i = 0; i < CHUNK; i++) {
-            make_prediction(&chunk[i], &job, day_s, k + i, verified);
+            make_prediction(&chunk[i], &job, day_s, k + i, 0);
         }
         rc = prt_store_commit_chunk(s, &job, chunk, CHUNK, NULL, 0);
+        for (uint64_t i = 0; rc == 0 && verified && i < CHUNK; i++) {
+            make_prediction(&done[i], &job, day_s, k + i, 1);
+            done[i].id = chunk[i].id;
+        }
+        if (rc == 0 && verified) {
+            rc = prt_store_verify(s, done, CHUNK);
+        }
     }
     if (rc != 0) {
         fprintf(stderr, "job store %s: %s\n", path, prt_kv_errmsg());
     }
     prt_store_close(s);
     free(chunk);
+    free(done);
     return rc;
 }
 
@@ -242,6 +259,59 @@ time_commit(const char *dir, int64_t day_s)
     return rc;
 }
 
+typedef struct {
+    prt_store_t  *store;
+    uint64_t      n, verified;
+} read_all_t;
+
+static int
+count(const prt_pred_rec_t *p, void *arg)
+{
+    read_all_t  *r = arg;
+
+    r->n++;
+    r->verified += p->status == PRT_PRED_VERIFIED;
+    return 0;
+}
+
+static int
+read_all_txn(MDB_txn *txn, void *arg)
+{
+    read_all_t  *r = arg;
+
+    r->n = r->verified = 0;
+    return prt_store_scanned_between(r->store, txn, INT64_MIN, INT64_MAX,
+                                     count, r);
+}
+
+/* The store's part of GET /performance?period=all. */
+static int
+time_read(const char *dir)
+{
+    read_all_t  r;
+    char        path[4096];
+    double      best = INFINITY, t0;
+    int         rc = 0;
+
+    snprintf(path, sizeof(path), "%s/store", dir);
+    memset(&r, 0, sizeof(r));
+    if (prt_store_open(&r.store, path, (size_t) 16 << 30) != 0) {
+        return -1;
+    }
+    for (int i = 0; rc == 0 && i < 5; i++) {
+        t0 = now_s();
+        rc = prt_kv_read(prt_store_kv(r.store), read_all_txn, &r);
+        best = fmin(best, now_s() - t0);
+    }
+    if (rc == 0) {
+        printf("read %llu predictions (%llu verified) in %.1f ms\n",
+               (unsigned long long) r.n, (unsigned long long) r.verified,
+               best * 1000);
+    }
+    prt_store_close(r.store);
+    return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -253,10 +323,15 @@ main(int argc, char **argv)
 
     if (argc != 3 || (strcmp(argv[1], "pending") != 0
                       && strcmp(argv[1], "verified") != 0
-                      && strcmp(argv[1], "commit") != 0))
+                      && strcmp(argv[1], "commit") != 0
+                      && strcmp(argv[1], "read") != 0))
     {
-        fprintf(stderr, "usage: verify_state pending|verified|commit DIR\n");
+        fprintf(stderr,
+                "usage: verify_state pending|verified|commit|read DIR\n");
         return 2;
+    }
+    if (strcmp(argv[1], "read") == 0) {
+        return time_read(argv[2]) == 0 ? 0 : 1;
     }
     if (strcmp(argv[1], "commit") == 0) {
         return time_commit(argv[2], day_s) == 0 ? 0 : 1;

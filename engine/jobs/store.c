@@ -12,12 +12,12 @@
 
 enum {
     DB_JOBS, DB_JOB_SYMBOLS, DB_PREDICTIONS, DB_BY_JOB, DB_BY_SYMBOL,
-    DB_BY_SCAN, DB_PENDING, DB_FAILURES, DB_META, DB_COUNT
+    DB_BY_SCAN, DB_PENDING, DB_FAILURES, DB_META, DB_OUTCOMES, DB_COUNT
 };
 
 static const char *const db_names[DB_COUNT] = {
     "jobs", "job_symbols", "predictions", "by_job", "by_symbol", "by_scan",
-    "pending", "failures", "meta"
+    "pending", "failures", "meta", "outcomes"
 };
 
 struct prt_store_s {
@@ -491,8 +491,187 @@ decode_prediction(const MDB_val *v, prt_pred_rec_t *p)
     return 0;
 }
 
+/* ---- outcomes ---------------------------------------------------------- */
+
+/*
+ * What verification adds to a prediction, stored apart from the record
+ * (docs/storage.md, "Verification outcomes"): `outcomes` maps the
+ * prediction id to this, followed by the verify_note's characters (no
+ * NUL) when the prediction is unverifiable. The record in `predictions`
+ * is never rewritten: it keeps status PENDING, and a reader sees the
+ * prediction as verified only through merge_outcome.
+ */
+typedef struct {
+    uint8_t   status;                       /* VERIFIED or UNVERIFIABLE */
+    int8_t    was_correct;
+    uint8_t   pad[6];
+    double    price_at_horizon;
+    double    actual_return;
+    double    pnl;
+    int64_t   verified_at_ms;
+    uint64_t  calibration_seq;
+} outcome_rec_t;
+
+_Static_assert(sizeof(outcome_rec_t) == 48, "the outcome format is kept");
+
+#define OUTCOME_NOTE_MAX  (sizeof(((prt_pred_rec_t *) 0)->verify_note) - 1)
+
+static size_t
+encode_outcome(const prt_pred_rec_t *p, uint8_t *out)
+{
+    outcome_rec_t  o;
+    size_t         note = 0;
+
+    memset(&o, 0, sizeof(o));
+    o.status = p->status;
+    o.was_correct = p->was_correct;
+    o.price_at_horizon = p->price_at_horizon;
+    o.actual_return = p->actual_return;
+    o.pnl = p->pnl;
+    o.verified_at_ms = p->verified_at_ms;
+    o.calibration_seq = p->calibration_seq;
+    memcpy(out, &o, sizeof(o));
+    if (p->status == PRT_PRED_UNVERIFIABLE) {
+        note = strnlen(p->verify_note, OUTCOME_NOTE_MAX);
+        memcpy(out + sizeof(o), p->verify_note, note);
+    }
+    return sizeof(o) + note;
+}
+
 static int
-get_prediction(prt_store_t *s, MDB_txn *txn, uint64_t id, prt_pred_rec_t *p)
+decode_outcome(const MDB_val *v, prt_pred_rec_t *p)
+{
+    outcome_rec_t  o;
+    size_t         note;
+
+    if (v->mv_size < sizeof(o) || v->mv_size > sizeof(o) + OUTCOME_NOTE_MAX) {
+        return MDB_CORRUPTED;
+    }
+    memcpy(&o, v->mv_data, sizeof(o));
+    if (o.status != PRT_PRED_VERIFIED && o.status != PRT_PRED_UNVERIFIABLE) {
+        return MDB_CORRUPTED;
+    }
+    p->status = o.status;
+    p->was_correct = o.was_correct;
+    p->price_at_horizon = o.price_at_horizon;
+    p->actual_return = o.actual_return;
+    p->pnl = o.pnl;
+    p->verified_at_ms = o.verified_at_ms;
+    p->calibration_seq = o.calibration_seq;
+    note = v->mv_size - sizeof(o);
+    memset(p->verify_note, 0, sizeof(p->verify_note));
+    memcpy(p->verify_note, (const uint8_t *) v->mv_data + sizeof(o), note);
+    return 0;
+}
+
+/*
+ * A walk's view of `outcomes`: one cursor for the whole walk, and what it
+ * has learnt. Walks meet ids in increasing runs (by id, or by time then
+ * id), so a lookup is mostly answered by where the cursor already is or
+ * by stepping it to the next key, without a search.
+ */
+typedef struct {
+    MDB_cursor  *cur;
+    uint64_t     last;          /* the highest id with an outcome, 0: none */
+    uint64_t     lo, pos;       /* no outcome in [lo, pos); the cursor is on
+                                   pos (UINT64_MAX: none at or after lo) */
+    MDB_val      at;            /* pos's outcome */
+    int          placed;
+} outcomes_t;
+
+static int
+outcomes_step(outcomes_t *o, uint64_t id, MDB_cursor_op op)
+{
+    uint8_t  b[8];
+    MDB_val  k = val(b, 8);
+    int      rc;
+
+    put_be64(b, id);
+    rc = mdb_cursor_get(o->cur, &k, &o->at, op);
+    if (rc == MDB_NOTFOUND) {
+        o->pos = UINT64_MAX;
+        return 0;
+    }
+    if (rc == 0 && k.mv_size != 8) {
+        rc = MDB_CORRUPTED;
+    }
+    o->pos = rc == 0 ? get_be64(k.mv_data) : UINT64_MAX;
+    return rc;
+}
+
+/* *found = 1 with the outcome in o->at when id has one. */
+static int
+outcomes_find(outcomes_t *o, uint64_t id, int *found)
+{
+    int  rc = 0;
+
+    *found = 0;
+    if (id > o->last) {
+        return 0;                   /* scanned after the last one verified */
+    }
+    if (!o->placed || id < o->lo) {
+        o->placed = 1;
+        o->lo = id;
+        rc = outcomes_step(o, id, MDB_SET_RANGE);
+    } else if (id > o->pos) {
+        o->lo = o->pos + 1;         /* nothing between pos and the next key */
+        rc = outcomes_step(o, 0, MDB_NEXT);
+        if (rc == 0 && id > o->pos) {
+            o->lo = id;
+            rc = outcomes_step(o, id, MDB_SET_RANGE);
+        }
+    }
+    if (rc != 0) {
+        o->placed = 0;
+        return rc;
+    }
+    *found = id == o->pos;
+    return 0;
+}
+
+static int
+outcomes_open(prt_store_t *s, MDB_txn *txn, outcomes_t *o)
+{
+    MDB_val  k, v;
+    int      rc = mdb_cursor_open(txn, s->dbi[DB_OUTCOMES], &o->cur);
+
+    o->last = 0;
+    o->placed = 0;
+    if (rc != 0) {
+        return rc;
+    }
+    rc = mdb_cursor_get(o->cur, &k, &v, MDB_LAST);
+    if (rc == 0 && k.mv_size == 8) {
+        o->last = get_be64(k.mv_data);
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        mdb_cursor_close(o->cur);
+        return rc;
+    }
+    return 0;
+}
+
+/*
+ * The one way a prediction is read: its record, then its outcome if it
+ * has one. A record that is not PENDING was verified before outcomes were
+ * stored apart (its outcome is in the record itself) and is returned as
+ * it is.
+ */
+static int
+read_prediction(outcomes_t *out, const MDB_val *v, prt_pred_rec_t *p)
+{
+    int  rc = decode_prediction(v, p), found = 0;
+
+    if (rc != 0 || p->status != PRT_PRED_PENDING) {
+        return rc;
+    }
+    rc = outcomes_find(out, p->id, &found);
+    return rc != 0 ? rc : found ? decode_outcome(&out->at, p) : 0;
+}
+
+static int
+get_prediction(prt_store_t *s, MDB_txn *txn, outcomes_t *out, uint64_t id,
+    prt_pred_rec_t *p)
 {
     uint8_t  b[8];
     MDB_val  k = val(b, 8), v;
@@ -500,7 +679,7 @@ get_prediction(prt_store_t *s, MDB_txn *txn, uint64_t id, prt_pred_rec_t *p)
 
     put_be64(b, id);
     rc = mdb_get(txn, s->dbi[DB_PREDICTIONS], &k, &v);
-    return rc == 0 ? decode_prediction(&v, p) : rc;
+    return rc == 0 ? read_prediction(out, &v, p) : rc;
 }
 
 /*
@@ -514,12 +693,18 @@ walk_index(prt_store_t *s, MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix,
     prt_pred_fn fn, void *ctx)
 {
     MDB_cursor      *cur;
+    outcomes_t       out;
     MDB_val          k = val((void *) from, flen), v;
     prt_pred_rec_t   p;
     int              rc, stop = 0;
 
+    rc = outcomes_open(s, txn, &out);
+    if (rc != 0) {
+        return prt_kv_fail(rc, "opening a cursor");
+    }
     rc = mdb_cursor_open(txn, dbi, &cur);
     if (rc != 0) {
+        mdb_cursor_close(out.cur);
         return prt_kv_fail(rc, "opening a cursor");
     }
     rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
@@ -534,7 +719,7 @@ walk_index(prt_store_t *s, MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix,
         if (k.mv_size < plen + 8 || memcmp(k.mv_data, prefix, plen) != 0) {
             break;
         }
-        rc = get_prediction(s, txn,
+        rc = get_prediction(s, txn, &out,
                             get_be64((uint8_t *) k.mv_data + k.mv_size - 8), &p);
         if (rc != 0) {
             break;
@@ -543,6 +728,7 @@ walk_index(prt_store_t *s, MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix,
         rc = mdb_cursor_get(cur, &k, &v, backward ? MDB_PREV : MDB_NEXT);
     }
     mdb_cursor_close(cur);
+    mdb_cursor_close(out.cur);
     if (rc != 0 && rc != MDB_NOTFOUND) {
         return prt_kv_fail(rc, "walking predictions");
     }
@@ -727,17 +913,58 @@ by_due(const void *a, const void *b)
 }
 
 /*
- * Each B-tree is walked in its key order (records by id, the pending
+ * Writes the outcomes in id order: ids above the last one stored (a pass
+ * over predictions scanned since the previous one, the usual case) are
+ * appended, which fills each page instead of splitting it in half.
+ */
+static int
+put_outcomes(MDB_txn *txn, MDB_dbi dbi, const prt_pred_rec_t **order,
+    size_t n)
+{
+    MDB_cursor  *cur;
+    MDB_val      k, v;
+    uint8_t      id[8], rec[sizeof(outcome_rec_t) + OUTCOME_NOTE_MAX];
+    uint64_t     last = 0;
+    int          rc;
+
+    rc = mdb_cursor_open(txn, dbi, &cur);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    if (rc == 0 && k.mv_size == 8) {
+        last = get_be64(k.mv_data);
+    }
+    rc = rc == MDB_NOTFOUND ? 0 : rc;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        unsigned  flags = order[i]->id > last ? MDB_APPEND : 0;
+
+        put_be64(id, order[i]->id);
+        k = val(id, 8);
+        v = val(rec, encode_outcome(order[i], rec));
+        rc = mdb_cursor_put(cur, &k, &v, flags);
+        if (flags) {
+            last = order[i]->id;
+        }
+    }
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+/*
+ * Each B-tree is walked in its key order (outcomes by id, the pending
  * ordering by due time): neighbouring keys share pages, which a pass in
  * symbol order would touch again and again (the commit of 100,000 took
- * twice as long).
+ * twice as long). The records in `predictions` are not touched: the
+ * commit writes (and syncs) 48 bytes a prediction instead of the whole
+ * record.
  */
 static int
 verify_txn(MDB_txn *txn, void *arg)
 {
     verify_t                *c = arg;
     const prt_pred_rec_t   **order;
-    uint8_t                  k[16], id[8];
+    uint8_t                  k[16];
     int                      rc = 0;
 
     order = malloc(c->n * sizeof(*order));
@@ -749,12 +976,7 @@ verify_txn(MDB_txn *txn, void *arg)
     }
 
     qsort(order, c->n, sizeof(*order), by_id);
-    for (size_t i = 0; rc == 0 && i < c->n; i++) {
-        MDB_val  kk = val(id, 8), v = val((void *) order[i], sizeof(**order));
-
-        put_be64(id, order[i]->id);
-        rc = mdb_put(txn, c->s->dbi[DB_PREDICTIONS], &kk, &v, 0);
-    }
+    rc = put_outcomes(txn, c->s->dbi[DB_OUTCOMES], order, c->n);
 
     qsort(order, c->n, sizeof(*order), by_due);
     for (size_t i = 0; rc == 0 && i < c->n; i++) {
@@ -845,6 +1067,7 @@ prt_store_each_prediction(prt_store_t *s, MDB_txn *txn, prt_pred_fn fn,
     void *ctx)
 {
     MDB_cursor      *cur;
+    outcomes_t       out;
     MDB_val          k, v;
     prt_pred_rec_t   p;
     int              rc, stop = 0;
@@ -853,20 +1076,26 @@ prt_store_each_prediction(prt_store_t *s, MDB_txn *txn, prt_pred_fn fn,
         return prt_store_pg_each_prediction(s->pg, fn, ctx);
     }
 
+    rc = outcomes_open(s, txn, &out);
+    if (rc != 0) {
+        return prt_kv_fail(rc, "opening a cursor");
+    }
     rc = mdb_cursor_open(txn, s->dbi[DB_PREDICTIONS], &cur);
     if (rc != 0) {
+        mdb_cursor_close(out.cur);
         return prt_kv_fail(rc, "opening a cursor");
     }
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && !stop;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
     {
-        rc = decode_prediction(&v, &p);
+        rc = read_prediction(&out, &v, &p);
         if (rc != 0) {
             break;
         }
         stop = fn(&p, ctx);
     }
     mdb_cursor_close(cur);
+    mdb_cursor_close(out.cur);
     if (rc != 0 && rc != MDB_NOTFOUND) {
         return prt_kv_fail(rc, "walking predictions");
     }

@@ -12,10 +12,17 @@
  *   pending      due time + prediction id       -> -   (unverified only)
  *   failures     job id + failure number        -> prt_fail_rec_t
  *   meta         "next_prediction"              -> u64
+ *   outcomes     prediction id (u64 BE)         -> what verification found
  *
  * Integers in keys are big-endian so LMDB's byte order is numeric order.
  * Every write is one transaction: a chunk's predictions, failures and the
  * job's counters are committed together, before any of them is reported.
+ *
+ * A prediction's record is written once, at scan time; verification adds
+ * an entry to `outcomes` (48 bytes, not the whole record). Every read
+ * below returns the record with its outcome merged in, so callers see one
+ * prt_pred_rec_t either way; records verified before `outcomes` existed
+ * hold their outcome themselves and read as they are (docs/storage.md).
  */
 #ifndef PRT_JOB_STORE_H
 #define PRT_JOB_STORE_H
@@ -175,7 +182,10 @@ int prt_store_each_prediction(prt_store_t *s, MDB_txn *txn, prt_pred_fn fn,
 int prt_store_pending_due(prt_store_t *s, MDB_txn *txn, int64_t due_ms,
     prt_pred_fn fn, void *ctx);
 
-/* Updates verified predictions and removes them from `pending`. */
+/* Stores the outcome of verified (or unverifiable) predictions: status,
+ * was_correct, price_at_horizon, actual_return, pnl, verified_at_ms,
+ * calibration_seq and, when unverifiable, verify_note; the other fields
+ * of preds are not stored. Removes them from `pending`. */
 int prt_store_verify(prt_store_t *s, const prt_pred_rec_t *preds, size_t n);
 
 /* After a restart: every running job becomes failed with reason; returns
