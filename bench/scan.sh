@@ -17,7 +17,9 @@
 # one batched call, through the engine's search path and through FAISS
 # alone with the same nprobe and candidate count, alternating; the job's
 # median time over raw FAISS's is the share that is not FAISS. The same
-# run gives recall@40 of those queries against exact search.
+# run gives recall@40 of those queries against exact search. Last, pairs:
+# each largest-size job again, followed at once by raw FAISS on its windows
+# in its chunks, the CPU ratio taken within the pair (same load).
 #
 #   bench/scan.sh        RUNS (3 per size), SIZES ("1000 10000"),
 #                        BENCH_* as for bench/index.sh, BUILD, PORT, NGINX
@@ -187,3 +189,33 @@ awk -v n="$largest" -v j="$(med 2)" -v ju="$(med 3)" -v raw="$raw" \
     -v rc="$raw_cpu" 'BEGIN {
     printf "job / raw FAISS, %d symbols (medians): wall %.3f / %.3f s = %.2fx; CPU %.2f / %.2f s = %.2fx (target <= 1.4x)\n",
            n, j, raw, j / raw, ju, rc, ju / rc }'
+
+# ---- the job and raw FAISS in pairs -------------------------------------------
+# On a shared machine the CPU seconds of the same work grow with the load
+# (a busy host: cache and memory contention, a hypervisor's accounting), so
+# a ratio of figures taken minutes apart measures the load as much as the
+# job. Here each largest-size job is followed at once by raw FAISS on its
+# windows in the job's chunks on two threads (index_bench -c, its other
+# figures kept to one query), and the ratio is taken within each pair.
+echo
+wait_quiet "the pairs"
+echo "| pair | job s | job CPU s | engine path CPU s | raw FAISS CPU s | job / engine path | job / raw FAISS | load |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---|"
+: > "$work/pairs.txt"
+for r in $(seq "$runs"); do
+    read -r secs _ _ _ _ _ cpu < <(scan_job "$work/symbols-$largest.txt")
+    line=$("$helper" "$bench_dir/index-data/index" "$qvec" -b "$nq" -l 1 -r 1 \
+           -R 1 -c "$chunk" | grep '^chunked:')
+    eng=$(sed -n 's/.*engine path [0-9.]* s wall, \([0-9.]*\) CPU-s.*/\1/p' <<< "$line")
+    rawc=$(sed -n 's/.*raw FAISS [0-9.]* s wall, \([0-9.]*\) CPU-s.*/\1/p' <<< "$line")
+    echo "$cpu $eng $rawc" >> "$work/pairs.txt"
+    awk -v r="$r" -v s="$secs" -v c="$cpu" -v e="$eng" -v f="$rawc" -v l="$(load_avg)" 'BEGIN {
+        printf "| %d | %.3f | %.2f | %.2f | %.2f | %.2fx | %.2fx | %s |\n",
+               r, s, c, e, f, c / e, c / f, l }'
+done
+# median of each ratio, each sorted on its own
+pmed() { awk -v f="$1" '{ print $1 / $f }' "$work/pairs.txt" | sort -g \
+         | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+awk -v n="$runs" -v e="$(pmed 2)" -v f="$(pmed 3)" 'BEGIN {
+    printf "job / raw FAISS in pairs, %d runs (medians): job / engine path %.2fx, job / raw FAISS %.2fx (target <= 1.4x)\n",
+           n, e, f }'
