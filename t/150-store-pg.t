@@ -31,6 +31,7 @@ use PatternRT::Util qw(spawn wait_exit read_from stop_process free_port);
 use Cwd qw(abs_path);
 use File::Path qw(make_path);
 use LWP::UserAgent;
+use POSIX ();
 
 our $FIXTURES = $ENV{TEST_PRT_FIXTURES} // '';
 plan(skip_all => 'no demo fixture: run this file through t/run, which '
@@ -412,3 +413,63 @@ is($POST->{json}{accepted}, 3, 'node a accepted the 3 bars');
 is($A1 - $A0, 3, 'node a ingested 3 bars');
 is($B1 - $B0, 3, 'node b ingested the same 3, through the mirror');
 ok(!@B_PROBLEMS7, "node b's nginx stopped cleanly") or diag("@B_PROBLEMS7");
+
+=== TEST 8: a commit waiting on the database does not stall the engine's loop
+--- config
+    location / {
+        pattern_rt_api;
+    }
+--- init
+# A psql session holds the jobs table locked, so the engine's insert of a
+# new job waits (lock_timeout is 10 s). Meanwhile /health must answer from
+# the engine's loop while the insert is still seen waiting in pg_locks; the
+# POST /run is answered only once its row is committed, after the release.
+my $db = engine_db();
+my $locks = "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
+          . " WHERE c.relname = 'prt_jobs'";
+{
+    local $ENV{PGOPTIONS} = '-c client_min_messages=warning';
+    open(our $LOCK, '|-', "$PatternRT::Pg::BIN/psql", '-X', '-q', '-v',
+         'ON_ERROR_STOP=1', '-d', $PG->conninfo($db), '-o', '/dev/null')
+        or die "psql: $!\n";
+}
+select((select($LOCK), $| = 1)[0]);
+print {$LOCK} "BEGIN; LOCK TABLE prt_jobs IN ACCESS EXCLUSIVE MODE;\n";
+wait_until(sub { $PG->psql($db, "$locks AND l.mode = 'AccessExclusiveLock' AND l.granted") },
+           30, 'the lock on prt_jobs');
+our $OUT = "$TMP/run-under-lock.json";
+our $CHILD = fork // die "fork: $!\n";
+if ($CHILD == 0) {
+    my $r = call_api('POST', PRT . '/run', { symbols => [@TICKERS[0 .. 3]] });
+    if (open my $o, '>', "$OUT.tmp") {
+        print {$o} JSON::PP::encode_json({ code => $r->{code}, body => $r->{body} });
+        close $o;
+        rename "$OUT.tmp", $OUT;
+    }
+    POSIX::_exit(0);
+}
+wait_until(sub { $PG->psql($db, "$locks AND NOT l.granted") }, 30,
+           "the engine's insert to wait on the lock");
+our @HEALTH = map { call_api('GET', '/health') } 1 .. 3;
+our $STILL_WAITING = $PG->psql($db, "$locks AND NOT l.granted");
+our $ANSWERED_EARLY = -e $OUT;
+print {$LOCK} "COMMIT;\n";
+close $LOCK or die "psql (the lock session) failed\n";
+waitpid($CHILD, 0);
+our $RUN = -e $OUT ? JSON::PP::decode_json(read_from($OUT, 0)) : {};
+our $JOB = eval { wait_job(JSON::PP::decode_json($RUN->{body})->{job_id}) };
+--- request
+GET /health
+--- post_request
+for my $i (0 .. $#HEALTH) {
+    is($HEALTH[$i]{code}, 200, "/health answers while the insert waits ($i)")
+        or diag($HEALTH[$i]{body});
+}
+ok($STILL_WAITING >= 1, "the engine's insert was still waiting after those answers");
+ok(!$ANSWERED_EARLY, 'POST /run was not answered before its row was committed');
+is($RUN->{code}, 202, 'POST /run answered 202 once the lock was released')
+    or diag($RUN->{body});
+is($JOB->{status}, 'completed', 'the job ran to the end') or diag($@);
+my $id = job_bytes($JOB->{job_id} // '00000000-0000-0000-0000-000000000000');
+is($PG->psql(engine_db(), "SELECT count(*) FROM prt_jobs WHERE id = $id"), 1,
+   'its row is in the store');
