@@ -86,6 +86,7 @@ struct prt_jobs_s {
     store_op_t    **ops_tail;
     store_op_t     *op_running;       /* on a worker thread, or NULL */
     unsigned        admitted;         /* OP_CREATE and OP_CANCEL queued */
+    unsigned        store_queue;      /* the most admitted at once */
     size_t          chunk;
     uint64_t        jobs_started;
     uint64_t        symbols_scanned;
@@ -580,7 +581,7 @@ prt_jobs_start(prt_jobs_t *jobs, const prt_req_run_t *req,
     prt_job_t  *job;
     size_t      bytes = (size_t) req->nsymbols * PRT_SYMBOL_SIZE;
 
-    if (jobs->admitted >= PRT_JOBS_ADMIT_MAX) {
+    if (jobs->admitted >= jobs->store_queue) {
         return PRT_JOBS_BUSY;
     }
     job = calloc(1, sizeof(*job));
@@ -650,7 +651,7 @@ prt_jobs_cancel(prt_jobs_t *jobs, const uint8_t id[PRT_JOB_UUID_LEN],
     if (job == NULL) {
         return 0;
     }
-    if (jobs->admitted >= PRT_JOBS_ADMIT_MAX) {
+    if (jobs->admitted >= jobs->store_queue) {
         return PRT_JOBS_BUSY;
     }
     if ((op = calloc(1, sizeof(*op))) == NULL) {
@@ -716,6 +717,7 @@ prt_jobs_new(const prt_jobs_conf_t *conf)
     jobs->max_inflight = conf->max_inflight ? conf->max_inflight : 1;
     jobs->chunk = conf->chunk ? conf->chunk : 256;
     jobs->ops_tail = &jobs->ops;
+    jobs->store_queue = conf->store_queue ? conf->store_queue : 64;
 
     /* SPEC 7: a job that was running when the engine stopped ends failed,
      * with what it had committed */
@@ -778,6 +780,7 @@ prt_jobs_stats_json(prt_jobs_t *jobs, prt_json_t *j)
     prt_json_open(j);
     prt_json_kuint(j, "running", running);
     prt_json_kuint(j, "chunks_in_flight", jobs->inflight);
+    prt_json_kuint(j, "store_waiting", jobs->admitted);
     prt_json_kuint(j, "started", jobs->jobs_started);
     prt_json_kuint(j, "symbols_scanned", jobs->symbols_scanned);
     prt_json_kuint(j, "chunk_size", jobs->chunk);

@@ -39,6 +39,8 @@ typedef struct {
     int64_t                 max_staleness_ms;
     unsigned                max_inflight;   /* chunks at once */
     size_t                  chunk;          /* symbols per chunk */
+    unsigned                store_queue;    /* starts and cancels waiting
+                                               for the store, at most */
     prt_events_t           *events;         /* progress, result, complete */
     prt_calibrator_t       *calib;          /* a job's calibration map */
     prt_jobs_committed_fn   committed;
@@ -48,10 +50,9 @@ typedef struct {
 prt_jobs_t *prt_jobs_new(const prt_jobs_conf_t *conf);
 void prt_jobs_free(prt_jobs_t *jobs);
 
-/* Starts and cancels waiting for the store at once: one more is refused
- * (PRT_JOBS_BUSY, answered 503 E_BUSY). Chunk commits are bounded by the
- * chunks in flight, completions by the running jobs. */
-#define PRT_JOBS_ADMIT_MAX   64
+/* conf.store_queue starts and cancels wait for the store at once: one
+ * more is refused (PRT_JOBS_BUSY, answered 503 E_BUSY). Chunk commits are
+ * bounded by the chunks in flight, completions by the running jobs. */
 #define PRT_JOBS_BUSY        (-2)
 /* a reply's rc when the engine stops before the store answered */
 #define PRT_JOBS_STOPPED     (-3)
