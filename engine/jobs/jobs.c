@@ -342,9 +342,7 @@ chunk_committed(prt_jobs_t *jobs, store_op_t *op)
     chunk_task_t   *t = op->chunk;
     prt_job_t      *job = t->job;
 
-    if (op->rc != 0) {
-        prt_error("committing a chunk of %zu symbols failed", t->scan.n);
-    } else {
+    if (op->rc == 0) {         /* a failure was logged by op_run */
         /* the counters only: a cancel may have come since the op left */
         job->rec.completed = op->rec.completed;
         job->rec.failed = op->rec.failed;
@@ -803,7 +801,7 @@ prt_jobs_metrics(prt_jobs_t *jobs, prt_text_t *t)
     prt_text_sample(t, "pattern_rt_jobs_started_total", NULL,
                     (double) jobs->jobs_started);
     prt_text_family(t, "pattern_rt_job_chunks_in_flight", "gauge",
-                    "chunks being scanned on the worker threads");
+                    "chunks being scanned or committed on the worker threads");
     prt_text_sample(t, "pattern_rt_job_chunks_in_flight", NULL,
                     (double) jobs->inflight);
     prt_text_family(t, "pattern_rt_job_chunks_total", "counter",
