@@ -620,10 +620,13 @@ prt_jobs_start(prt_jobs_t *jobs, const prt_req_run_t *req,
 static void
 create_done(prt_jobs_t *jobs, store_op_t *op)
 {
-    prt_job_t   *job = op->job, **tail;
+    prt_job_t          *job = op->job, **tail;
+    prt_jobs_reply_fn   reply = op->reply;
+    void               *ctx = op->ctx;
 
+    /* op is job->op: job_finish below reuses it for OP_FINISH */
     if (op->rc != 0) {
-        op->reply(op->ctx, -1, &op->rec);
+        reply(ctx, -1, &op->rec);
         job_free(job);
         return;
     }
@@ -631,12 +634,13 @@ create_done(prt_jobs_t *jobs, store_op_t *op)
         /* new jobs go last: the round-robin reaches them in turn */
     }
     *tail = job;
-    /* acknowledged now that its row is committed */
-    op->reply(op->ctx, 0, &job->rec);
-
     if (job->rec.total == 0) {
         job_finish(jobs, job);
     }
+    schedule(jobs);
+    /* acknowledged now that its row is committed (its first chunks are
+     * out: their events come from a later turn of the loop) */
+    reply(ctx, 0, &job->rec);
 }
 
 int
@@ -739,6 +743,8 @@ op_drop(store_op_t *op)
     }
     if (op->kind == OP_CREATE) {
         job_free(op->job);                  /* not on the running list */
+    } else if (op->kind == OP_FINISH) {
+        prt_pred_list_free(&op->list);      /* the job: on the list */
     } else if (op->kind == OP_CANCEL) {
         free(op);
     }
