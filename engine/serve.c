@@ -281,6 +281,7 @@ jobs_conf(prt_engine_t *e, prt_jobs_conf_t *jc)
     jc->max_staleness_ms = (int64_t) e->conf.max_staleness_s * 1000;
     jc->max_inflight = (unsigned) e->conf.search_threads;
     jc->chunk = e->conf.scan_chunk;
+    jc->store_queue = (unsigned) e->conf.store_queue;
     jc->events = e->events;
     jc->calib = e->calib;
     jc->committed = chunk_committed;

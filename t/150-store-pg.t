@@ -31,6 +31,7 @@ use PatternRT::Util qw(spawn wait_exit read_from stop_process free_port);
 use Cwd qw(abs_path);
 use File::Path qw(make_path);
 use LWP::UserAgent;
+use POSIX ();
 
 our $FIXTURES = $ENV{TEST_PRT_FIXTURES} // '';
 plan(skip_all => 'no demo fixture: run this file through t/run, which '
@@ -137,6 +138,57 @@ sub job_bytes {
     (my $hex = $id) =~ tr/-//d;
     die "bad job id $id\n" unless $hex =~ /\A[0-9a-f]{32}\z/;
     return "decode('$hex', 'hex')";
+}
+
+# TEST 8, 9: a psql session holding the jobs table locked (ACCESS
+# EXCLUSIVE: the engine's insert and updates wait on it), and POST /run
+# made by a child process, whose answer lands in a file.
+our $JOB_LOCKS = "SELECT count(*) FROM pg_locks l JOIN pg_class c"
+               . " ON c.oid = l.relation WHERE c.relname = 'prt_jobs'";
+
+sub lock_jobs {
+    local $ENV{PGOPTIONS} = '-c client_min_messages=warning';
+    open(my $lock, '|-', "$PatternRT::Pg::BIN/psql", '-X', '-q', '-v',
+         'ON_ERROR_STOP=1', '-d', $PG->conninfo(engine_db()), '-o',
+         '/dev/null') or die "psql: $!\n";
+    select((select($lock), $| = 1)[0]);
+    print {$lock} "BEGIN; LOCK TABLE prt_jobs IN ACCESS EXCLUSIVE MODE;\n";
+    wait_until(sub { $PG->psql(engine_db(), "$JOB_LOCKS AND l.granted"
+                               . " AND l.mode = 'AccessExclusiveLock'") },
+               30, 'the lock on prt_jobs');
+    return $lock;
+}
+
+sub unlock_jobs {
+    my ($lock) = @_;
+
+    print {$lock} "COMMIT;\n";
+    close $lock or die "psql (the lock session) failed\n";
+}
+
+sub run_in_child {
+    my ($name) = @_;
+
+    my $out = "$TMP/run-$name.json";
+    my $pid = fork // die "fork: $!\n";
+    if ($pid == 0) {
+        my $r = call_api('POST', PRT . '/run', { symbols => [@TICKERS[0 .. 3]] });
+        if (open my $o, '>', "$out.tmp") {
+            print {$o} JSON::PP::encode_json({ code => $r->{code},
+                                               body => $r->{body} });
+            close $o;
+            rename "$out.tmp", $out;
+        }
+        POSIX::_exit(0);
+    }
+    return ($pid, $out);
+}
+
+sub child_answer {
+    my ($pid, $out) = @_;
+
+    waitpid($pid, 0);
+    return -e $out ? JSON::PP::decode_json(read_from($out, 0)) : {};
 }
 
 run_tests();
@@ -412,3 +464,81 @@ is($POST->{json}{accepted}, 3, 'node a accepted the 3 bars');
 is($A1 - $A0, 3, 'node a ingested 3 bars');
 is($B1 - $B0, 3, 'node b ingested the same 3, through the mirror');
 ok(!@B_PROBLEMS7, "node b's nginx stopped cleanly") or diag("@B_PROBLEMS7");
+
+=== TEST 8: a commit waiting on the database does not stall the engine's loop
+--- config
+    location / {
+        pattern_rt_api;
+    }
+--- init
+# A psql session holds the jobs table locked, so the engine's insert of a
+# new job waits (lock_timeout is 10 s). Meanwhile /health must answer from
+# the engine's loop while the insert is still seen waiting in pg_locks; the
+# POST /run is answered only once its row is committed, after the release.
+my $db = engine_db();
+our $LOCK = lock_jobs();
+our ($CHILD, $OUT) = run_in_child('a');
+wait_until(sub { $PG->psql($db, "$JOB_LOCKS AND NOT l.granted") }, 30,
+           "the engine's insert to wait on the lock");
+our @HEALTH = map { call_api('GET', '/health') } 1 .. 3;
+our $STILL_WAITING = $PG->psql($db, "$JOB_LOCKS AND NOT l.granted");
+our $ANSWERED_EARLY = -e $OUT;
+unlock_jobs($LOCK);
+our $RUN = child_answer($CHILD, $OUT);
+our $JOB = eval { wait_job(JSON::PP::decode_json($RUN->{body})->{job_id}) };
+--- request
+GET /health
+--- post_request
+for my $i (0 .. $#HEALTH) {
+    is($HEALTH[$i]{code}, 200, "/health answers while the insert waits ($i)")
+        or diag($HEALTH[$i]{body});
+}
+ok($STILL_WAITING >= 1, "the engine's insert was still waiting after those answers");
+ok(!$ANSWERED_EARLY, 'POST /run was not answered before its row was committed');
+is($RUN->{code}, 202, 'POST /run answered 202 once the lock was released')
+    or diag($RUN->{body});
+is($JOB->{status}, 'completed', 'the job ran to the end') or diag($@);
+my $id = job_bytes($JOB->{job_id} // '00000000-0000-0000-0000-000000000000');
+is($PG->psql(engine_db(), "SELECT count(*) FROM prt_jobs WHERE id = $id"), 1,
+   'its row is in the store');
+
+=== TEST 9: job starts waiting for the store are bounded: one more is 503 E_BUSY
+--- config
+    location / {
+        pattern_rt_api;
+    }
+--- init
+# store_queue 2: with the jobs table locked, one start waits in the store
+# (its insert on the lock), one behind it; a third is refused at once.
+engine_config(data => "$FIXTURES/demo", clock => $CLOCK,
+              args => ['--scan_chunk', 4, '--store_queue', 2]);
+engine_restart();
+my $db = engine_db();
+our $LOCK = lock_jobs();
+our ($C1, $O1) = run_in_child('b1');
+wait_until(sub { $PG->psql($db, "$JOB_LOCKS AND NOT l.granted") }, 30,
+           "the first insert to wait on the lock");
+our ($C2, $O2) = run_in_child('b2');
+wait_until(sub { health()->{jobs}{store_waiting} == 2 }, 30,
+           'two starts waiting for the store');
+our $THIRD = call_api('POST', PRT . '/run', { symbols => [$TICKERS[0]] });
+unlock_jobs($LOCK);
+our @RUNS = (child_answer($C1, $O1), child_answer($C2, $O2));
+our @JOBS = map { eval { wait_job(JSON::PP::decode_json($_->{body})->{job_id}) } } @RUNS;
+our $AFTER = call_api('POST', PRT . '/run', { symbols => [$TICKERS[0]] });
+engine_config(data => "$FIXTURES/demo", clock => $CLOCK,
+              args => ['--scan_chunk', 4]);
+--- request
+GET /health
+--- post_request
+is($THIRD->{code}, 503, 'a third start: 503') or diag($THIRD->{body});
+is($THIRD->{json}{error}{code}, 'E_BUSY', '... E_BUSY');
+like($THIRD->{json}{error}{message}, qr/waiting for the job store/,
+     '... saying why, nothing internal');
+for my $i (0, 1) {
+    is($RUNS[$i]{code}, 202, "start $i: 202 once the lock was released")
+        or diag($RUNS[$i]{body});
+    is($JOBS[$i]{status}, 'completed', "start $i: the job completed") or diag($@);
+}
+is($AFTER->{code}, 202, 'the queue drained: a start is accepted again')
+    or diag($AFTER->{body});

@@ -1,7 +1,8 @@
 /*
  * Pattern Real-Time job endpoints (SPEC 5.1): run, job, results, cancel,
- * history. Starting and cancelling change state, so they run on the loop
- * thread; reads render on a worker thread from one LMDB read transaction,
+ * history. Starting and cancelling change state on the loop thread; their
+ * store writes go through the jobs' store queue (a worker thread) and
+ * they are answered once the row is committed. Reads render on a worker thread from one LMDB read transaction,
  * so a running job shows exactly what its committed chunks hold.
  */
 #include <math.h>
@@ -374,16 +375,80 @@ prt_api_history(prt_engine_t *e, const prt_reply_t *to,
 
 /* ---- run and cancel (loop thread) ----------------------------------------- */
 
+/* a request waiting for its store write */
+typedef struct {
+    prt_engine_t  *e;
+    prt_reply_t    to;
+    uint8_t        id[PRT_JOB_UUID_LEN];
+} pending_t;
+
+static pending_t *
+pending_new(prt_engine_t *e, const prt_reply_t *to)
+{
+    pending_t  *p = calloc(1, sizeof(*p));
+
+    if (p == NULL) {
+        prt_api_error(e, to, PRT_E_INTERNAL, "out of memory", NULL);
+        return NULL;
+    }
+    p->e = e;
+    p->to = *to;
+    return p;
+}
+
+static void
+job_busy(prt_engine_t *e, const prt_reply_t *to)
+{
+    prt_api_error(e, to, PRT_E_BUSY, "too many job starts and cancels are "
+                  "waiting for the job store; try again", NULL);
+}
+
+/* the job's row is committed (rc 0): 202 */
+static void
+run_reply(void *ctx, int rc, const prt_job_rec_t *job)
+{
+    pending_t           *p = ctx;
+    prt_market_state_t   ms;
+    prt_json_t           j;
+    char                 id[PRT_JOB_ID_SIZE];
+
+    if (rc == PRT_JOBS_STOPPED) {
+        free(p);
+        return;
+    }
+    if (rc != 0) {
+        prt_api_error(p->e, &p->to, PRT_E_STORE, PRT_STORE_MESSAGE, NULL);
+        free(p);
+        return;
+    }
+    if (prt_json_init(&j) != 0) {
+        prt_api_error(p->e, &p->to, PRT_E_INTERNAL, "out of memory", NULL);
+        free(p);
+        return;
+    }
+    prt_job_id_format(job->id, id);
+    prt_market_state(job->scan_time_ms / 1000, &ms);
+    prt_json_open(&j);
+    prt_json_kstr(&j, "job_id", id);
+    prt_json_kstr(&j, "status", "running");
+    prt_json_kuint(&j, "total_symbols", job->total);
+    prt_json_ktime(&j, "started_at", job->started_at_ms);
+    prt_json_ktime(&j, "scan_time", job->scan_time_ms);
+    prt_json_kstr(&j, "session", prt_session_name(ms.session));
+    prt_json_close(&j);
+    prt_api_reply(p->e, &p->to, 202, &j);
+    prt_json_free(&j);
+    free(p);
+}
+
 void
 prt_api_run(prt_engine_t *e, const prt_reply_t *to, const uint8_t *payload,
     uint32_t len)
 {
     prt_req_run_t         req;
     const char          (*symbols)[PRT_SYMBOL_SIZE];
-    prt_job_rec_t         job;
-    prt_market_state_t    ms;
-    prt_json_t            j;
-    char                  id[PRT_JOB_ID_SIZE];
+    pending_t            *p;
+    int                   rc;
 
     memcpy(&req, payload, sizeof(req));
     if (req.nsymbols == 0
@@ -401,25 +466,44 @@ prt_api_run(prt_engine_t *e, const prt_reply_t *to, const uint8_t *payload,
         }
     }
 
-    if (prt_jobs_start(e->jobs, &req, symbols, &job) != 0) {
-        prt_api_error(e, to, PRT_E_STORE, PRT_STORE_MESSAGE, NULL);
+    if ((p = pending_new(e, to)) == NULL) {
         return;
     }
-    if (prt_json_init(&j) != 0) {
-        return;
+    rc = prt_jobs_start(e->jobs, &req, symbols, run_reply, p);
+    if (rc != 0) {
+        free(p);
+        if (rc == PRT_JOBS_BUSY) {
+            job_busy(e, to);
+        } else {
+            prt_api_error(e, to, PRT_E_INTERNAL, "out of memory", NULL);
+        }
     }
-    prt_job_id_format(job.id, id);
-    prt_market_state(job.scan_time_ms / 1000, &ms);
-    prt_json_open(&j);
-    prt_json_kstr(&j, "job_id", id);
-    prt_json_kstr(&j, "status", "running");
-    prt_json_kuint(&j, "total_symbols", job.total);
-    prt_json_ktime(&j, "started_at", job.started_at_ms);
-    prt_json_ktime(&j, "scan_time", job.scan_time_ms);
-    prt_json_kstr(&j, "session", prt_session_name(ms.session));
-    prt_json_close(&j);
-    prt_api_reply(e, to, 202, &j);
-    prt_json_free(&j);
+}
+
+/* answer with the job as it now is, read from the store */
+static void
+cancel_answer(prt_engine_t *e, const prt_reply_t *to,
+    const uint8_t id[PRT_JOB_UUID_LEN])
+{
+    read_task_t  *t = read_task(e, to, PRT_MSG_JOB_GET);
+
+    if (t) {
+        memcpy(t->id, id, PRT_JOB_UUID_LEN);
+        prt_workq_submit(e->workq, &t->task, PRT_LANE_INTERACTIVE);
+    }
+}
+
+static void
+cancel_reply(void *ctx, int rc, const prt_job_rec_t *job)
+{
+    pending_t  *p = ctx;
+
+    if (rc == 0) {
+        cancel_answer(p->e, &p->to, p->id);
+    } else if (rc != PRT_JOBS_STOPPED) {
+        prt_api_error(p->e, &p->to, PRT_E_STORE, PRT_STORE_MESSAGE, NULL);
+    }
+    free(p);
 }
 
 void
@@ -427,22 +511,28 @@ prt_api_job_cancel(prt_engine_t *e, const prt_reply_t *to,
     const uint8_t *payload, uint32_t len)
 {
     const prt_req_job_t  *req = (const prt_req_job_t *) payload;
-    prt_job_rec_t         job;
-    read_task_t          *t;
+    pending_t            *p;
     uint8_t               id[PRT_JOB_UUID_LEN];
+    int                   rc;
 
-    if (job_id_of(e, to, req->job_id, id) != 0) {
+    if (job_id_of(e, to, req->job_id, id) != 0
+        || (p = pending_new(e, to)) == NULL)
+    {
         return;
     }
-    if (prt_jobs_cancel(e->jobs, id, &job) < 0) {
-        prt_api_error(e, to, PRT_E_STORE, PRT_STORE_MESSAGE, NULL);
-        return;
+    memcpy(p->id, id, sizeof(id));
+    rc = prt_jobs_cancel(e->jobs, id, cancel_reply, p);
+    if (rc == 1) {
+        return;                     /* cancel_reply answers */
     }
-    /* answer with the job as it now is (a job that already ended is shown
-     * unchanged: cancelling it is a no-op) */
-    t = read_task(e, to, PRT_MSG_JOB_GET);
-    if (t) {
-        memcpy(t->id, id, sizeof(id));
-        prt_workq_submit(e->workq, &t->task, PRT_LANE_INTERACTIVE);
+    free(p);
+    if (rc == 0) {
+        /* not running here: a job that already ended is shown unchanged
+         * (cancelling it is a no-op), an unknown one is 404 */
+        cancel_answer(e, to, id);
+    } else if (rc == PRT_JOBS_BUSY) {
+        job_busy(e, to);
+    } else {
+        prt_api_error(e, to, PRT_E_INTERNAL, "out of memory", NULL);
     }
 }

@@ -1,7 +1,8 @@
 /*
  * WebSocket subscribe (SPEC 5.3): the worker asks for a stream's replay
  * before it adds the subscriber. The answer's lines are the events'
- * (events/events.h); this finds the job.
+ * (events/events.h); this finds the job: in memory when it runs here,
+ * else in the store, read on a worker thread.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -11,22 +12,52 @@
 #include "jobs/jobs.h"
 #include "pattern_rt_msg.h"
 
-/* The job's record, from memory while it runs, else from the store. */
-static int
-job_lookup(prt_engine_t *e, const char *text, prt_job_rec_t *rec)
-{
+/* the lookup of a job not running here, on a worker thread (the store) */
+typedef struct {
+    prt_task_t            task;
+    prt_engine_t         *e;
+    prt_reply_t           to;
+    prt_req_subscribe_t   req;
     uint8_t               id[PRT_JOB_UUID_LEN];
-    const prt_job_rec_t  *running;
+    prt_job_rec_t         job;
+    int                   found;
+} lookup_task_t;
 
-    if (prt_job_id_parse(text, id) != 0) {
-        return 0;
+/* Adds the subscriber (the worker does, on this answer): the replay of
+ * the job `job` (NULL: no such job) or of another stream. */
+static void
+subscribe_answer(prt_engine_t *e, const prt_reply_t *to,
+    prt_req_subscribe_t *req, const prt_job_rec_t *job)
+{
+    char  *buf = NULL;
+    size_t n = 0;
+    int    status;
+
+    status = prt_events_subscribe(e->events, req, job ? job->id : NULL,
+                                  job ? job->started_at_ms : 0, &buf, &n);
+    if (status < 0) {
+        prt_api_error(e, to, PRT_E_INTERNAL, "out of memory", NULL);
+    } else {
+        (void) prt_server_respond(e->server, to, status, buf, n);
     }
-    running = prt_jobs_running(e->jobs, id);
-    if (running) {
-        *rec = *running;
-        return 1;
-    }
-    return prt_store_job_get(e->store, NULL, id, rec) == 1;
+    free(buf);
+}
+
+static void
+lookup_run(prt_task_t *task)
+{
+    lookup_task_t  *t = (lookup_task_t *) task;
+
+    t->found = prt_store_job_get(t->e->store, NULL, t->id, &t->job) == 1;
+}
+
+static void
+lookup_done(prt_task_t *task)
+{
+    lookup_task_t  *t = (lookup_task_t *) task;
+
+    subscribe_answer(t->e, &t->to, &t->req, t->found ? &t->job : NULL);
+    free(t);
 }
 
 void
@@ -34,11 +65,9 @@ prt_api_subscribe(prt_engine_t *e, const prt_reply_t *to,
     const uint8_t *payload, uint32_t len)
 {
     prt_req_subscribe_t   req;
-    prt_job_rec_t         job;
-    const uint8_t        *id = NULL;
-    char                 *buf = NULL;
-    size_t                n = 0;
-    int                   status;
+    const prt_job_rec_t  *running;
+    lookup_task_t        *t;
+    uint8_t               id[PRT_JOB_UUID_LEN];
 
     memcpy(&req, payload, sizeof(req));
     req.job_id[PRT_JOB_ID_SIZE - 1] = '\0';
@@ -48,16 +77,31 @@ prt_api_subscribe(prt_engine_t *e, const prt_reply_t *to,
         prt_api_error(e, to, PRT_E_BAD_REQUEST, "malformed subscribe", NULL);
         return;
     }
-    if (req.stream == PRT_STREAM_JOB && job_lookup(e, req.job_id, &job)) {
-        id = job.id;
+    if (req.stream != PRT_STREAM_JOB || prt_job_id_parse(req.job_id, id) != 0)
+    {
+        subscribe_answer(e, to, &req, NULL);
+        return;
     }
+    /* a job running here is in memory (its record as committed) */
+    running = prt_jobs_running(e->jobs, id);
+    if (running) {
+        prt_job_rec_t  job = *running;
 
-    status = prt_events_subscribe(e->events, &req, id,
-                                  id ? job.started_at_ms : 0, &buf, &n);
-    if (status < 0) {
-        prt_api_error(e, to, PRT_E_INTERNAL, "out of memory", NULL);
-    } else {
-        (void) prt_server_respond(e->server, to, status, buf, n);
+        subscribe_answer(e, to, &req, &job);
+        return;
     }
-    free(buf);
+    /* else the store knows it (finished, or on another node): read on a
+     * worker, never on the loop */
+    t = calloc(1, sizeof(*t));
+    if (t == NULL) {
+        prt_api_error(e, to, PRT_E_INTERNAL, "out of memory", NULL);
+        return;
+    }
+    t->e = e;
+    t->to = *to;
+    t->req = req;
+    memcpy(t->id, id, sizeof(id));
+    t->task.run = lookup_run;
+    t->task.done = lookup_done;
+    prt_workq_submit(e->workq, &t->task, PRT_LANE_INTERACTIVE);
 }

@@ -34,6 +34,7 @@ typedef struct {
     char      *node;                   /* NULL: host:data_dir */
     uint64_t   max_staleness_s;
     uint64_t   scan_chunk;
+    uint64_t   store_queue;
     uint64_t   max_bar_age_s;
     uint64_t   max_bar_ahead_s;
     uint64_t   verify_interval_ms;

@@ -15,7 +15,42 @@
 #include "jobs/scan.h"
 #include "pattern_rt_errors.h"
 
-typedef struct prt_job_s  prt_job_t;
+typedef struct prt_job_s     prt_job_t;
+typedef struct store_op_s    store_op_t;
+typedef struct chunk_task_s  chunk_task_t;
+
+/*
+ * The job store is network (PostgreSQL) or disk (LMDB with fsync) work, so
+ * it runs on a worker thread, never on the loop. Every write of the job
+ * code is one store_op_t, queued on the jobs' store queue and run one at a
+ * time, in the order queued: the order of the writes is the order the loop
+ * decided them, as when the loop wrote them itself. An op's record is
+ * computed on the loop when the op is handed to the worker (the previous
+ * op has landed), and what it reports (events, answers) is sent from its
+ * `done` on the loop, after the commit.
+ */
+typedef enum {
+    OP_CREATE,          /* a new job's row and symbols (POST /run) */
+    OP_CHUNK,           /* a chunk's predictions, failures and counters */
+    OP_CANCEL,          /* the cancelled row (POST /job/{id}/cancel) */
+    OP_FINISH           /* the completed row, then job_complete's read */
+} op_kind_t;
+
+struct store_op_s {
+    prt_task_t          task;
+    op_kind_t           kind;
+    prt_jobs_t         *jobs;
+    prt_job_t          *job;
+    prt_job_rec_t       rec;          /* the row written */
+    int                 put;          /* OP_CANCEL, OP_FINISH: write rec */
+    int                 admitted;     /* counted in jobs->admitted */
+    chunk_task_t       *chunk;        /* OP_CHUNK */
+    prt_pred_list_t     list;         /* OP_FINISH: the job's results */
+    prt_jobs_reply_fn   reply;        /* OP_CREATE, OP_CANCEL */
+    void               *ctx;
+    int                 rc;
+    store_op_t         *next;
+};
 
 struct prt_job_s {
     prt_job_rec_t   rec;
@@ -23,19 +58,22 @@ struct prt_job_s {
                                          the scan time: one map per job */
     char          (*symbols)[PRT_SYMBOL_SIZE];
     uint32_t        next;             /* next symbol to hand out */
-    unsigned        inflight;         /* chunks on the worker threads */
+    unsigned        inflight;         /* chunks scanning or committing */
     int             cancelled;
+    int             finishing;        /* its OP_FINISH is queued */
+    store_op_t      op;               /* OP_CREATE, then OP_FINISH */
     prt_job_t      *next_job;
 };
 
-typedef struct {
+struct chunk_task_s {
     prt_task_t         task;
     prt_jobs_t        *jobs;
     prt_job_t         *job;
     prt_job_rec_t      params;        /* the job as it was handed out */
     prt_scan_chunk_t   scan;
     int                rc;
-} chunk_task_t;
+    store_op_t         op;            /* its commit */
+};
 
 struct prt_jobs_s {
     prt_jobs_conf_t conf;
@@ -44,6 +82,11 @@ struct prt_jobs_s {
     prt_job_t      *cursor;           /* round-robin position */
     unsigned        inflight;
     unsigned        max_inflight;
+    store_op_t     *ops;              /* the store queue, oldest first */
+    store_op_t    **ops_tail;
+    store_op_t     *op_running;       /* on a worker thread, or NULL */
+    unsigned        admitted;         /* OP_CREATE and OP_CANCEL queued */
+    unsigned        store_queue;      /* the most admitted at once */
     size_t          chunk;
     uint64_t        jobs_started;
     uint64_t        symbols_scanned;
@@ -53,6 +96,7 @@ struct prt_jobs_s {
 };
 
 static void schedule(prt_jobs_t *jobs);
+static void op_queue(prt_jobs_t *jobs, store_op_t *op);
 
 
 /* ---- events ------------------------------------------------------------- */
@@ -125,25 +169,20 @@ publish_results(prt_jobs_t *jobs, const prt_job_rec_t *job,
 /* job_complete carries the whole ranked list: the front end replaces its
  * table with it (counts alone would wipe the table). */
 static void
-publish_complete(prt_jobs_t *jobs, const prt_job_rec_t *job)
+publish_complete(prt_jobs_t *jobs, const prt_job_rec_t *job,
+    prt_pred_list_t *list)
 {
-    prt_pred_list_t  list = { NULL, 0, 0 };
     prt_json_t       j;
     uint64_t         seq;
 
     if (prt_json_init(&j) != 0) {
         return;
     }
-    if (prt_results_read(jobs->store, job->id, &list) != 0) {
-        prt_error("job_complete: reading results: %s", prt_kv_errmsg());
-    }
-    prt_results_rank(&list, PRT_SORT_EDGE);
-
     seq = event_open(jobs, &j, "job_complete", job);
     prt_json_kstr(&j, "status", prt_job_status_name(job->status));
     prt_json_key(&j, "results");
-    prt_results_json(&j, &list, job->min_edge);
-    prt_json_kuint(&j, "total_results", prt_results_count(&list,
+    prt_results_json(&j, list, job->min_edge);
+    prt_json_kuint(&j, "total_results", prt_results_count(list,
                                                           job->min_edge));
     prt_json_kuint(&j, "total_failures", job->failed);
     prt_json_knum(&j, "duration_seconds",
@@ -153,7 +192,6 @@ publish_complete(prt_jobs_t *jobs, const prt_job_rec_t *job)
     prt_events_publish(jobs->conf.events, PRT_STREAM_JOB,
                        PRT_EVENT_JOB_COMPLETE, 0, job->id, seq, &j);
     prt_json_free(&j);
-    prt_pred_list_free(&list);
 }
 
 
@@ -207,18 +245,30 @@ job_observe(const prt_job_rec_t *rec)
                      / 1e3);
 }
 
-/* The last chunk is in: completed (or cancelled, already stored). */
+/* The last chunk is in (or the job was cancelled with none in flight):
+ * its completed row is written (a cancelled one was), then job_complete's
+ * results are read, on the store queue after every commit of the job. */
 static void
 job_finish(prt_jobs_t *jobs, prt_job_t *job)
 {
-    char  id[PRT_JOB_ID_SIZE];
+    if (job->finishing) {
+        return;
+    }
+    job->finishing = 1;
+    memset(&job->op, 0, sizeof(job->op));
+    job->op.kind = OP_FINISH;
+    job->op.job = job;
+    op_queue(jobs, &job->op);
+}
 
-    if (!job->cancelled) {
-        job->rec.status = PRT_JOB_COMPLETED;
-        job->rec.completed_at_ms = (int64_t) prt_wall_ms();
-        if (prt_store_job_put(jobs->store, &job->rec) != 0) {
-            prt_error("completing a job: %s", prt_kv_errmsg());
-        }
+static void
+finish_done(prt_jobs_t *jobs, store_op_t *op)
+{
+    prt_job_t  *job = op->job;
+    char        id[PRT_JOB_ID_SIZE];
+
+    if (op->put) {
+        job->rec = op->rec;
     }
     job_observe(&job->rec);
     prt_job_id_format(job->rec.id, id);
@@ -226,7 +276,8 @@ job_finish(prt_jobs_t *jobs, prt_job_t *job)
              prt_job_status_name(job->rec.status), job->rec.completed,
              job->rec.total, job->rec.failed);
     publish_progress(jobs, &job->rec);
-    publish_complete(jobs, &job->rec);
+    publish_complete(jobs, &job->rec, &op->list);
+    prt_pred_list_free(&op->list);
     job_unlink(jobs, job);
     job_free(job);
 }
@@ -267,31 +318,34 @@ chunk_all_failed(chunk_task_t *t)
     }
 }
 
+/* The scan is done: its commit goes on the store queue; the chunk stays
+ * in flight (jobs->inflight bounds the queue) until it has landed. */
 static void
 chunk_done(prt_task_t *task)
 {
     chunk_task_t   *t = (chunk_task_t *) task;
-    prt_jobs_t     *jobs = t->jobs;
-    prt_job_t      *job = t->job;
-    prt_job_rec_t   rec;
 
     if (t->rc != 0) {
         chunk_all_failed(t);
     }
+    memset(&t->op, 0, sizeof(t->op));
+    t->op.kind = OP_CHUNK;
+    t->op.job = t->job;
+    t->op.chunk = t;
+    op_queue(t->jobs, &t->op);
+}
 
-    rec = job->rec;
-    rec.completed += (uint32_t) t->scan.npreds;
-    rec.failed += (uint32_t) t->scan.nfails;
+/* committed before anything about it is sent (SPEC 7) */
+static void
+chunk_committed(prt_jobs_t *jobs, store_op_t *op)
+{
+    chunk_task_t   *t = op->chunk;
+    prt_job_t      *job = t->job;
 
-    /* committed before anything about it is sent (SPEC 7) */
-    if (prt_store_commit_chunk(jobs->store, &rec, t->scan.preds,
-                               t->scan.npreds, t->scan.fails, t->scan.nfails)
-        != 0)
-    {
-        prt_error("committing a chunk of %zu symbols: %s", t->scan.n,
-                  prt_kv_errmsg());
-    } else {
-        job->rec = rec;
+    if (op->rc == 0) {         /* a failure was logged by op_run */
+        /* the counters only: a cancel may have come since the op left */
+        job->rec.completed = op->rec.completed;
+        job->rec.failed = op->rec.failed;
         prt_metrics.predictions += t->scan.npreds;
         prt_metrics.symbol_failures += t->scan.nfails;
         jobs->conf.committed(jobs->conf.ctx, t->scan.preds, t->scan.npreds);
@@ -315,6 +369,141 @@ chunk_done(prt_task_t *task)
     if (job->inflight == 0 && (job->cancelled || job->next == job->rec.total)) {
         job_finish(jobs, job);
     }
+}
+
+
+/* ---- the store queue ------------------------------------------------------ */
+
+/* on a worker thread: only op's own fields and the store */
+static void
+op_run(prt_task_t *task)
+{
+    store_op_t     *op = (store_op_t *) task;
+    prt_store_t    *s = op->jobs->store;
+    chunk_task_t   *t = op->chunk;
+
+    switch (op->kind) {
+    case OP_CREATE:
+        op->rc = prt_store_job_create(s, &op->rec,
+                     (const char (*)[PRT_SYMBOL_SIZE]) op->job->symbols,
+                     op->rec.total);
+        if (op->rc != 0) {
+            prt_error("creating a job: %s", prt_kv_errmsg());
+        }
+        break;
+    case OP_CHUNK:
+        op->rc = prt_store_commit_chunk(s, &op->rec, t->scan.preds,
+                                        t->scan.npreds, t->scan.fails,
+                                        t->scan.nfails);
+        if (op->rc != 0) {
+            prt_error("committing a chunk of %zu symbols: %s", t->scan.n,
+                      prt_kv_errmsg());
+        }
+        break;
+    case OP_CANCEL:
+    case OP_FINISH:
+        op->rc = op->put ? prt_store_job_put(s, &op->rec) : 0;
+        if (op->rc != 0) {
+            prt_error("%s a job: %s", op->kind == OP_CANCEL ? "cancelling"
+                      : "completing", prt_kv_errmsg());
+        }
+        if (op->kind == OP_FINISH
+            && prt_results_read(s, op->rec.id, &op->list) != 0)
+        {
+            prt_error("job_complete: reading results: %s", prt_kv_errmsg());
+        }
+        if (op->kind == OP_FINISH) {
+            prt_results_rank(&op->list, PRT_SORT_EDGE);
+        }
+        break;
+    }
+}
+
+static void op_done(prt_task_t *task);
+
+/* On the loop: the row the head op writes, from the job as the ops before
+ * it left it; then it goes to a worker. One op at a time. */
+static void
+op_pump(prt_jobs_t *jobs)
+{
+    store_op_t  *op = jobs->ops;
+    prt_job_t   *job;
+
+    if (jobs->op_running || op == NULL) {
+        return;
+    }
+    jobs->ops = op->next;
+    if (jobs->ops == NULL) {
+        jobs->ops_tail = &jobs->ops;
+    }
+    jobs->op_running = op;
+    job = op->job;
+
+    switch (op->kind) {
+    case OP_CREATE:
+        break;                      /* rec set by prt_jobs_start */
+    case OP_CHUNK:
+        op->rec = job->rec;
+        op->rec.completed += (uint32_t) op->chunk->scan.npreds;
+        op->rec.failed += (uint32_t) op->chunk->scan.nfails;
+        break;
+    case OP_CANCEL:
+        op->rec = job->rec;         /* put set by prt_jobs_cancel */
+        break;
+    case OP_FINISH:
+        op->rec = job->rec;
+        /* a cancelled job's row was written by its cancel */
+        op->put = !job->cancelled;
+        if (op->put) {
+            op->rec.status = PRT_JOB_COMPLETED;
+            op->rec.completed_at_ms = (int64_t) prt_wall_ms();
+        }
+        break;
+    }
+    op->jobs = jobs;
+    op->task.run = op_run;
+    op->task.done = op_done;
+    prt_workq_submit(jobs->conf.workq, &op->task, PRT_LANE_INTERACTIVE);
+}
+
+static void
+op_queue(prt_jobs_t *jobs, store_op_t *op)
+{
+    op->jobs = jobs;
+    op->next = NULL;
+    *jobs->ops_tail = op;
+    jobs->ops_tail = &op->next;
+    op_pump(jobs);
+}
+
+static void create_done(prt_jobs_t *jobs, store_op_t *op);
+static void cancel_done(prt_jobs_t *jobs, store_op_t *op);
+
+static void
+op_done(prt_task_t *task)
+{
+    store_op_t  *op = (store_op_t *) task;
+    prt_jobs_t  *jobs = op->jobs;
+
+    jobs->op_running = NULL;
+    if (op->admitted) {
+        jobs->admitted--;
+    }
+    switch (op->kind) {
+    case OP_CREATE:
+        create_done(jobs, op);
+        break;
+    case OP_CHUNK:
+        chunk_committed(jobs, op);
+        break;
+    case OP_CANCEL:
+        cancel_done(jobs, op);
+        break;
+    case OP_FINISH:
+        finish_done(jobs, op);
+        break;
+    }
+    op_pump(jobs);
     schedule(jobs);
 }
 
@@ -384,11 +573,16 @@ schedule(prt_jobs_t *jobs)
 
 int
 prt_jobs_start(prt_jobs_t *jobs, const prt_req_run_t *req,
-    const char (*symbols)[PRT_SYMBOL_SIZE], prt_job_rec_t *out)
+    const char (*symbols)[PRT_SYMBOL_SIZE], prt_jobs_reply_fn reply,
+    void *ctx)
 {
-    prt_job_t  *job = calloc(1, sizeof(*job)), **tail;
+    prt_job_t  *job;
     size_t      bytes = (size_t) req->nsymbols * PRT_SYMBOL_SIZE;
 
+    if (jobs->admitted >= jobs->store_queue) {
+        return PRT_JOBS_BUSY;
+    }
+    job = calloc(1, sizeof(*job));
     if (job == NULL || (job->symbols = malloc(bytes ? bytes : 1)) == NULL) {
         free(job);
         return -1;
@@ -411,53 +605,93 @@ prt_jobs_start(prt_jobs_t *jobs, const prt_req_run_t *req,
         return -1;
     }
 
-    if (prt_store_job_create(jobs->store, &job->rec,
-                             (const char (*)[PRT_SYMBOL_SIZE]) job->symbols,
-                             job->rec.total) != 0)
-    {
-        prt_error("creating a job: %s", prt_kv_errmsg());
-        job_free(job);
-        return -1;
-    }
+    /* the job runs once its row is committed (create_done) */
+    job->op.kind = OP_CREATE;
+    job->op.job = job;
+    job->op.rec = job->rec;
+    job->op.reply = reply;
+    job->op.ctx = ctx;
+    job->op.admitted = 1;
+    jobs->admitted++;
+    op_queue(jobs, &job->op);
+    return 0;
+}
 
+static void
+create_done(prt_jobs_t *jobs, store_op_t *op)
+{
+    prt_job_t          *job = op->job, **tail;
+    prt_jobs_reply_fn   reply = op->reply;
+    void               *ctx = op->ctx;
+
+    /* op is job->op: job_finish below reuses it for OP_FINISH */
+    if (op->rc != 0) {
+        reply(ctx, -1, &op->rec);
+        job_free(job);
+        return;
+    }
     for (tail = &jobs->running; *tail; tail = &(*tail)->next_job) {
         /* new jobs go last: the round-robin reaches them in turn */
     }
     *tail = job;
-    *out = job->rec;
-
     if (job->rec.total == 0) {
         job_finish(jobs, job);
-        return 0;
     }
     schedule(jobs);
-    return 0;
+    /* acknowledged now that its row is committed (its first chunks are
+     * out: their events come from a later turn of the loop) */
+    reply(ctx, 0, &job->rec);
 }
 
 int
 prt_jobs_cancel(prt_jobs_t *jobs, const uint8_t id[PRT_JOB_UUID_LEN],
-    prt_job_rec_t *out)
+    prt_jobs_reply_fn reply, void *ctx)
 {
-    prt_job_t  *job = job_find(jobs, id);
+    prt_job_t   *job = job_find(jobs, id);
+    store_op_t  *op;
 
-    if (job == NULL || job->cancelled) {
+    if (job == NULL) {
         return 0;
     }
-    job->cancelled = 1;
-    job->rec.status = PRT_JOB_CANCELLED;
-    job->rec.completed_at_ms = (int64_t) prt_wall_ms();
-    snprintf(job->rec.reason, sizeof(job->rec.reason), "cancelled after %u "
-             "of %u symbols", job->rec.completed + job->rec.failed,
-             job->rec.total);
-    if (prt_store_job_put(jobs->store, &job->rec) != 0) {
-        prt_error("cancelling a job: %s", prt_kv_errmsg());
+    if (jobs->admitted >= jobs->store_queue) {
+        return PRT_JOBS_BUSY;
+    }
+    if ((op = calloc(1, sizeof(*op))) == NULL) {
         return -1;
     }
-    *out = job->rec;
-    if (job->inflight == 0) {
+    op->kind = OP_CANCEL;
+    op->job = job;
+    op->reply = reply;
+    op->ctx = ctx;
+    op->admitted = 1;
+    /* a job already cancelled (its cancel maybe still queued) or ending
+     * is answered after those writes, with nothing more written */
+    if (!job->cancelled && !job->finishing) {
+        /* no chunk is handed out from here on; those in flight still
+         * commit (a cancelled job takes its last chunks) */
+        job->cancelled = 1;
+        job->rec.status = PRT_JOB_CANCELLED;
+        job->rec.completed_at_ms = (int64_t) prt_wall_ms();
+        snprintf(job->rec.reason, sizeof(job->rec.reason), "cancelled after "
+                 "%u of %u symbols", job->rec.completed + job->rec.failed,
+                 job->rec.total);
+        op->put = 1;
+    }
+    jobs->admitted++;
+    op_queue(jobs, op);
+    return 1;
+}
+
+static void
+cancel_done(prt_jobs_t *jobs, store_op_t *op)
+{
+    prt_job_t  *job = op->job;
+
+    op->reply(op->ctx, op->rc, &op->rec);
+    if (op->put && job->inflight == 0) {
         job_finish(jobs, job);
     }
-    return 1;
+    free(op);
 }
 
 const prt_job_rec_t *
@@ -484,6 +718,8 @@ prt_jobs_new(const prt_jobs_conf_t *conf)
     jobs->store = conf->store;
     jobs->max_inflight = conf->max_inflight ? conf->max_inflight : 1;
     jobs->chunk = conf->chunk ? conf->chunk : 256;
+    jobs->ops_tail = &jobs->ops;
+    jobs->store_queue = conf->store_queue ? conf->store_queue : 64;
 
     /* SPEC 7: a job that was running when the engine stopped ends failed,
      * with what it had committed */
@@ -497,13 +733,38 @@ prt_jobs_new(const prt_jobs_conf_t *conf)
     return jobs;
 }
 
+/* Called after the work queue is stopped: the ops left never ran or never
+ * came back; their requests get no answer (the engine is going away). */
+static void
+op_drop(store_op_t *op)
+{
+    if (op->reply) {
+        op->reply(op->ctx, PRT_JOBS_STOPPED, &op->rec);
+    }
+    if (op->kind == OP_CREATE) {
+        job_free(op->job);                  /* not on the running list */
+    } else if (op->kind == OP_FINISH) {
+        prt_pred_list_free(&op->list);      /* the job: on the list */
+    } else if (op->kind == OP_CANCEL) {
+        free(op);
+    }
+}
+
 void
 prt_jobs_free(prt_jobs_t *jobs)
 {
-    prt_job_t  *job, *next;
+    prt_job_t   *job, *next;
+    store_op_t  *op, *op_next;
 
     if (jobs == NULL) {
         return;
+    }
+    if (jobs->op_running) {
+        op_drop(jobs->op_running);
+    }
+    for (op = jobs->ops; op; op = op_next) {
+        op_next = op->next;
+        op_drop(op);
     }
     for (job = jobs->running; job; job = next) {
         next = job->next_job;
@@ -523,6 +784,7 @@ prt_jobs_stats_json(prt_jobs_t *jobs, prt_json_t *j)
     prt_json_open(j);
     prt_json_kuint(j, "running", running);
     prt_json_kuint(j, "chunks_in_flight", jobs->inflight);
+    prt_json_kuint(j, "store_waiting", jobs->admitted);
     prt_json_kuint(j, "started", jobs->jobs_started);
     prt_json_kuint(j, "symbols_scanned", jobs->symbols_scanned);
     prt_json_kuint(j, "chunk_size", jobs->chunk);
@@ -545,7 +807,7 @@ prt_jobs_metrics(prt_jobs_t *jobs, prt_text_t *t)
     prt_text_sample(t, "pattern_rt_jobs_started_total", NULL,
                     (double) jobs->jobs_started);
     prt_text_family(t, "pattern_rt_job_chunks_in_flight", "gauge",
-                    "chunks being scanned on the worker threads");
+                    "chunks being scanned or committed on the worker threads");
     prt_text_sample(t, "pattern_rt_job_chunks_in_flight", NULL,
                     (double) jobs->inflight);
     prt_text_family(t, "pattern_rt_job_chunks_total", "counter",

@@ -2,9 +2,11 @@
  * Running scan jobs (SPEC 5.1): each job's symbols are scanned in chunks on
  * the worker threads, handed out round-robin between the running jobs so a
  * 10,000-symbol job does not starve a 5-symbol one. Every chunk's
- * predictions, failures and the job's counters are committed in one LMDB
- * transaction on the loop thread, and only then announced (progress and
- * result events); the last chunk completes the job (job_complete).
+ * predictions, failures and the job's counters are committed in one store
+ * transaction, and only then announced (progress and result events); the
+ * last chunk completes the job (job_complete). The store's writes run on a
+ * worker thread, one at a time in the order the loop queued them (the
+ * store queue, jobs.c): the loop never waits on the disk or the network.
  */
 #ifndef PRT_JOBS_H
 #define PRT_JOBS_H
@@ -37,6 +39,8 @@ typedef struct {
     int64_t                 max_staleness_ms;
     unsigned                max_inflight;   /* chunks at once */
     size_t                  chunk;          /* symbols per chunk */
+    unsigned                store_queue;    /* starts and cancels waiting
+                                               for the store, at most */
     prt_events_t           *events;         /* progress, result, complete */
     prt_calibrator_t       *calib;          /* a job's calibration map */
     prt_jobs_committed_fn   committed;
@@ -46,15 +50,32 @@ typedef struct {
 prt_jobs_t *prt_jobs_new(const prt_jobs_conf_t *conf);
 void prt_jobs_free(prt_jobs_t *jobs);
 
-/* Creates and commits the job (readable before this returns), then starts
- * scanning it. 0 and *out filled, or -1. */
-int prt_jobs_start(prt_jobs_t *jobs, const prt_req_run_t *req,
-    const char (*symbols)[PRT_SYMBOL_SIZE], prt_job_rec_t *out);
+/* conf.store_queue starts and cancels wait for the store at once: one
+ * more is refused (PRT_JOBS_BUSY, answered 503 E_BUSY). Chunk commits are
+ * bounded by the chunks in flight, completions by the running jobs. */
+#define PRT_JOBS_BUSY        (-2)
+/* a reply's rc when the engine stops before the store answered */
+#define PRT_JOBS_STOPPED     (-3)
 
-/* Cancels a running job: what its finished chunks committed stays. 1 when
- * it was running, 0 when not (a finished or unknown job), -1 on error. */
+/* On the loop thread, once the store answered: rc 0 (the row committed),
+ * -1 (a store error), or PRT_JOBS_STOPPED (send nothing, free ctx). */
+typedef void (*prt_jobs_reply_fn)(void *ctx, int rc, const prt_job_rec_t *job);
+
+/* Queues the job's creation; reply is called once its row is committed
+ * (readable), and only then it starts scanning. 0 (queued), -1 (no
+ * memory), PRT_JOBS_BUSY. */
+int prt_jobs_start(prt_jobs_t *jobs, const prt_req_run_t *req,
+    const char (*symbols)[PRT_SYMBOL_SIZE], prt_jobs_reply_fn reply,
+    void *ctx);
+
+/* Cancels a running job: no chunk is handed out from now, those in flight
+ * still commit, what finished chunks committed stays. 1 when it was
+ * running: reply is called once the cancelled row is committed (after
+ * every write queued before it); 0 when it is not running here (a
+ * finished or unknown job: nothing to write, reply not called); -1 (no
+ * memory), PRT_JOBS_BUSY. */
 int prt_jobs_cancel(prt_jobs_t *jobs, const uint8_t id[PRT_JOB_UUID_LEN],
-    prt_job_rec_t *out);
+    prt_jobs_reply_fn reply, void *ctx);
 
 /* The running job's in-memory record (counters as committed), or NULL. */
 const prt_job_rec_t *prt_jobs_running(prt_jobs_t *jobs,

@@ -114,17 +114,70 @@ symbols_of(char (*syms)[PRT_SYMBOL_SIZE], int n, const char *prefix)
     }
 }
 
+/* A start's answer (on the loop, once its row is committed) and what
+ * held then; with `cancel`, the job is cancelled twice right then. */
+typedef struct {
+    world_t        *w;
+    prt_jobs_t     *jobs;
+    prt_job_rec_t   rec;
+    int             rc;
+    int             replied;
+    int             stored_running;   /* the row was there, untouched */
+    int             in_memory;
+    int             cancel;
+    int             cancel_rc[2];
+    int             cancels_answered;
+    int             cancel_status;
+} started_t;
+
+static void
+cancel_reply(void *ctx, int rc, const prt_job_rec_t *job)
+{
+    started_t  *st = ctx;
+
+    if (rc == 0) {
+        st->cancels_answered++;
+        st->cancel_status = job->status;
+    }
+}
+
+static void
+start_reply(void *ctx, int rc, const prt_job_rec_t *job)
+{
+    started_t      *st = ctx;
+    prt_job_rec_t   rec;
+
+    st->rc = rc;
+    st->replied = 1;
+    st->rec = *job;
+    st->stored_running = prt_store_job_get(st->w->store, NULL, job->id, &rec)
+                         == 1 && rec.status == PRT_JOB_RUNNING
+                         && rec.total == job->total
+                         && rec.completed + rec.failed == 0;
+    st->in_memory = prt_jobs_running(st->jobs, job->id) != NULL;
+    if (st->cancel) {
+        st->cancel_rc[0] = prt_jobs_cancel(st->jobs, job->id, cancel_reply,
+                                           st);
+        st->cancel_rc[1] = prt_jobs_cancel(st->jobs, job->id, cancel_reply,
+                                           st);
+    }
+}
+
 static int
-start(prt_jobs_t *jobs, int n, const char *prefix, prt_job_rec_t *out)
+start(prt_jobs_t *jobs, world_t *w, int n, const char *prefix,
+    started_t *st)
 {
     prt_req_run_t  req;
     char           syms[16][PRT_SYMBOL_SIZE];
 
+    memset(st, 0, sizeof(*st));
+    st->w = w;
+    st->jobs = jobs;
     memset(&req, 0, sizeof(req));
     req.nsymbols = (uint32_t) n;
     symbols_of(syms, n, prefix);
     return prt_jobs_start(jobs, &req, (const char (*)[PRT_SYMBOL_SIZE]) syms,
-                          out);
+                          start_reply, st);
 }
 
 /* The position of job id's job_complete among the events, or -1. */
@@ -227,6 +280,7 @@ main(void)
     prt_kv_conf_t      kc;
     prt_jobs_t        *jobs;
     prt_job_rec_t      a, b, c, rec;
+    started_t          sa, sb, sc;
     char               dir[256];
 
     prt_log_set_level(PRT_LOG_WARN);  /* job lines would clutter the TAP */
@@ -258,13 +312,15 @@ main(void)
     jobs = ph.jobs;
 
     /* one job: 5 symbols in chunks of 2 -> 3 chunks */
-    is_int(start(jobs, 5, "A", &a), 0, "a job starts");
-    ok(prt_store_job_get(w.store, NULL, a.id, &rec) == 1
-       && rec.status == PRT_JOB_RUNNING && rec.total == 5,
-       "it is in the store, running, before any chunk ran");
-    ok(prt_jobs_running(jobs, a.id) != NULL, "it is running in memory");
+    is_int(start(jobs, &w, 5, "A", &sa), 0, "a job is queued");
+    ok(!sa.replied, "not answered before its row is committed");
     w.stop_after = 1;
     prt_loop_run(w.loop);
+    a = sa.rec;
+    ok(sa.replied && sa.rc == 0, "answered once committed");
+    ok(sa.stored_running, "it was in the store, running, before any chunk "
+       "committed");
+    ok(sa.in_memory, "it was running in memory");
     ok(prt_store_job_get(w.store, NULL, a.id, &rec) == 1
        && rec.status == PRT_JOB_COMPLETED, "then completed in the store");
     is_int(rec.completed + rec.failed, 5, "every symbol is accounted for");
@@ -280,7 +336,7 @@ main(void)
     is_int(w.unannounced, 0, "every progress matches what was committed");
 
     /* round-robin: one chunk at a time, a big job does not hold a small
-     * one back: B (1 symbol) gets the second chunk and finishes first */
+     * one back: C (1 symbol) gets the second chunk and finishes first */
     phase_free(&ph, &w);
     if (phase_new(&ph, &w) != 0) {
         printf("Bail out! phase 2\n");
@@ -288,9 +344,11 @@ main(void)
     }
     jobs = ph.jobs;
     w.stop_after = 2;
-    start(jobs, 9, "B", &b);
-    start(jobs, 1, "C", &c);
+    start(jobs, &w, 9, "B", &sb);
+    start(jobs, &w, 1, "C", &sc);
     prt_loop_run(w.loop);
+    b = sb.rec;
+    c = sc.rec;
     ok(complete_at(&w, c.id) >= 0
        && complete_at(&w, c.id) < complete_at(&w, b.id),
        "the small job started second completes first");
@@ -306,11 +364,14 @@ main(void)
     }
     jobs = ph.jobs;
     w.stop_after = 1;
-    start(jobs, 8, "D", &a);
-    is_int(prt_jobs_cancel(jobs, a.id, &rec), 1, "a running job cancels");
-    is_int(rec.status, PRT_JOB_CANCELLED, "its record says cancelled");
-    is_int(prt_jobs_cancel(jobs, a.id, &rec), 0, "cancelling twice: 0");
+    start(jobs, &w, 8, "D", &sa);
+    sa.cancel = 1;
     prt_loop_run(w.loop);
+    a = sa.rec;
+    is_int(sa.cancel_rc[0], 1, "a running job cancels");
+    is_int(sa.cancel_rc[1], 1, "cancelling twice: queued behind the first");
+    is_int(sa.cancels_answered, 2, "both answered once the row is committed");
+    is_int(sa.cancel_status, PRT_JOB_CANCELLED, "its record says cancelled");
     ok(prt_store_job_get(w.store, NULL, a.id, &rec) == 1
        && rec.status == PRT_JOB_CANCELLED, "the store keeps it cancelled");
     is_int(rec.completed + rec.failed, 2,
@@ -318,15 +379,25 @@ main(void)
     is_int(failures(w.store, a.id), 2, "and its failures kept");
     is_int(count_kind(&w, a.id, PRT_EVENT_JOB_COMPLETE), 1,
            "one job_complete for the cancelled job");
+    is_int(w.unannounced, 0, "every progress matches what was committed");
 
-    /* no symbols: complete at once, without the loop */
+    /* no symbols: completes without a chunk */
+    phase_free(&ph, &w);
+    if (phase_new(&ph, &w) != 0) {
+        printf("Bail out! phase 4\n");
+        return 1;
+    }
+    jobs = ph.jobs;
     w.n = 0;
-    is_int(start(jobs, 0, "E", &a), 0, "a job without symbols starts");
+    w.stop_after = 1;
+    is_int(start(jobs, &w, 0, "E", &sa), 0, "a job without symbols starts");
+    prt_loop_run(w.loop);
+    a = sa.rec;
     ok(prt_store_job_get(w.store, NULL, a.id, &rec) == 1
-       && rec.status == PRT_JOB_COMPLETED, "and is completed at once");
+       && rec.status == PRT_JOB_COMPLETED, "and is completed");
     is_int(count_kind(&w, a.id, PRT_EVENT_JOB_COMPLETE), 1,
            "with its job_complete");
-    is_int(prt_jobs_cancel(jobs, a.id, &rec), 0,
+    is_int(prt_jobs_cancel(jobs, a.id, cancel_reply, &sa), 0,
            "a finished job does not cancel");
 
     phase_free(&ph, &w);
