@@ -1,20 +1,8 @@
 # t/053-job-cache.t on the PostgreSQL job store: the same blocks, with every engine
-# on a private PostgreSQL server (TEST_PRT_STORE=pg, PatternRT::Engine and
-# PatternRT::Pg), its database made and migrated with each fresh data dir.
-# Skipped, saying why, where PostgreSQL 15 is not installed.
+# on a private PostgreSQL server, its database made and migrated with each
+# fresh data dir. Skipped, saying why, where PostgreSQL 15 is not installed.
 
 use lib 't/lib';
 use PatternRT::Pg;
 
-BEGIN {
-    my $why = PatternRT::Pg::unavailable();
-    if ($why) {
-        require Test::More;
-        Test::More::plan(skip_all => $why);
-    }
-    $ENV{TEST_PRT_STORE} = 'pg';
-}
-
-my $suite = './t/053-job-cache.t';
-do $suite;
-die "$suite: $@" if $@;
+PatternRT::Pg::rerun('./t/053-job-cache.t');

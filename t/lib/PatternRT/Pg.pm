@@ -11,6 +11,7 @@ package PatternRT::Pg;
 #   my $pg = PatternRT::Pg->start;            # one per test file
 #   my $conninfo = $pg->create_db('jobs');    # a fresh database
 #   $pg->stop; $pg->restart;                  # the database down, and back
+#   PatternRT::Pg::rerun('./t/050-jobs.t');   # a whole suite on PostgreSQL
 
 use strict;
 use warnings;
@@ -32,6 +33,22 @@ sub unavailable {
     return 'running as root, but there is no `postgres` user to run the '
          . 'server as' if $> == 0 && !defined getpwnam('postgres');
     return undef;
+}
+
+# Runs an LMDB suite's blocks with every engine on a private PostgreSQL
+# server (TEST_PRT_STORE=pg: PatternRT::Engine makes and migrates a
+# database with each fresh data dir); skips, saying why, where it can't.
+sub rerun {
+    my ($suite) = @_;
+    if (my $why = unavailable()) {
+        require Test::More;
+        Test::More::plan(skip_all => $why);
+    }
+    $ENV{TEST_PRT_STORE} = 'pg';
+    package main;
+    do $suite;
+    die "$suite: $@" if $@;
+    return 1;
 }
 
 sub _as_server {
