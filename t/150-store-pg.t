@@ -79,13 +79,14 @@ END {
 # The second node of TEST 5 and 6: an engine on the same store, named
 # node-b, on a copy of the fixture (the same index generation).
 sub start_node_b {
-    my ($dir) = @_;
+    my ($dir, $clock, @args) = @_;
 
     make_path($dir);
     system('cp', '-a', "$FIXTURES/demo/.", "$dir/") == 0 or die "cp failed\n";
     $NODE_B = spawn([$ENGINE, 'serve', '--store', $PG->conninfo(engine_db()),
                      '--data-dir', $dir, '--socket', "$dir/engine.sock",
-                     '--clock', $CLOCK, '--node', 'node-b'], "$dir/engine.log");
+                     '--clock', $clock // $CLOCK, '--node', 'node-b', @args],
+                    "$dir/engine.log");
     wait_until(sub { read_from("$dir/engine.log", 0) =~ /\bready\b/ }, 60,
                'node b ready');
 }
@@ -156,6 +157,24 @@ sub lock_jobs {
     wait_until(sub { $PG->psql(engine_db(), "$JOB_LOCKS AND l.granted"
                                . " AND l.mode = 'AccessExclusiveLock'") },
                30, 'the lock on prt_jobs');
+    return $lock;
+}
+
+# TEST 10: the predictions table locked EXCLUSIVE (plain reads go on;
+# row locks and updates wait, as long as lock_timeout).
+our $PRED_LOCKS = "SELECT count(*) FROM pg_locks l JOIN pg_class c"
+                . " ON c.oid = l.relation WHERE c.relname = 'prt_predictions'";
+
+sub lock_predictions {
+    local $ENV{PGOPTIONS} = '-c client_min_messages=warning';
+    open(my $lock, '|-', "$PatternRT::Pg::BIN/psql", '-X', '-q', '-v',
+         'ON_ERROR_STOP=1', '-d', $PG->conninfo(engine_db()), '-o',
+         '/dev/null') or die "psql: $!\n";
+    select((select($lock), $| = 1)[0]);
+    print {$lock} "BEGIN; LOCK TABLE prt_predictions IN EXCLUSIVE MODE;\n";
+    wait_until(sub { $PG->psql(engine_db(), "$PRED_LOCKS AND l.granted"
+                               . " AND l.mode = 'ExclusiveLock'") },
+               30, 'the lock on prt_predictions');
     return $lock;
 }
 
@@ -542,3 +561,67 @@ for my $i (0, 1) {
 }
 is($AFTER->{code}, 202, 'the queue drained: a start is accepted again')
     or diag($AFTER->{body});
+
+=== TEST 10: two nodes past the same due time: each prediction verified by one of them
+--- config
+    location / {
+        pattern_rt_api;
+    }
+--- init
+# A job on node a at 10:00, then both nodes on a clock two hours later,
+# when every pending prediction is due. The predictions table is held
+# locked meanwhile, so both nodes read the same due predictions and wait
+# to store them at the same moment; released, one node stores (and counts
+# and tells) each prediction, the other none of it. Each node's /health
+# counters start at zero with its process.
+engine_config(data => "$FIXTURES/demo", clock => $CLOCK,
+              args => ['--scan_chunk', 4]);
+engine_restart();
+wait_workers_connected();
+our $ID10 = wait_job(run_job({ symbols => \@TICKERS, horizon => 10 })->{job_id})->{job_id};
+our $LATER = iso_z(ny_instant($DAY->{date}, '12:00'));
+our $LATER_MS = ny_instant($DAY->{date}, '12:00') * 1000;
+my $db = engine_db();
+our $JOB_PREDS = $PG->psql($db, "SELECT count(*) FROM prt_predictions"
+                           . " WHERE job = " . job_bytes($ID10));
+our $DUE = $PG->psql($db, "SELECT count(*) FROM prt_predictions"
+                     . " WHERE pending AND due_ms <= $LATER_MS");
+our $LOCK = lock_predictions();
+engine_config(data => "$FIXTURES/demo", clock => $LATER,
+              args => ['--scan_chunk', 4, '--verify_interval_ms', 200]);
+engine_restart();
+wait_workers_connected();
+start_node_b("$TMP/node-b10", $LATER, '--verify_interval_ms', 200);
+start_nginx_b("$TMP/nginx-b10", "$TMP/node-b10/engine.sock");
+wait_until(sub { $PG->psql($db, "$PRED_LOCKS AND NOT l.granted") >= 2 }, 30,
+           'both nodes to wait to store their verifications');
+unlock_jobs($LOCK);
+wait_until(sub { $PG->psql($db, "SELECT count(*) FROM prt_predictions"
+                           . " WHERE pending AND due_ms <= $LATER_MS") == 0 },
+           60, 'every due prediction stored');
+sub verif_a { return health()->{verification} }
+sub verif_b { return JSON::PP::decode_json(get_b('/health')->{body})->{verification} }
+# two more passes on each node: whatever either has stored is counted
+for my $get (\&verif_a, \&verif_b) {
+    my $p0 = $get->()->{passes};
+    wait_until(sub { $get->()->{passes} >= $p0 + 2 }, 30, 'two more passes');
+}
+our ($VA, $VB) = (verif_a(), verif_b());
+our $LEFT = $PG->psql($db, "SELECT count(*) FROM prt_predictions"
+                      . " WHERE pending AND due_ms <= $LATER_MS");
+our @B_PROBLEMS10 = $NGINX_B->stop;
+$NGINX_B = undef;
+stop_process($NODE_B, 'TERM', 10);
+$NODE_B = undef;
+engine_config(data => "$FIXTURES/demo", clock => $CLOCK,
+              args => ['--scan_chunk', 4]);
+--- request
+GET /health
+--- post_request
+ok($JOB_PREDS > 0, "the job on node a made predictions ($JOB_PREDS)");
+ok($DUE >= $JOB_PREDS, "they are among the due ones ($DUE)");
+is($LEFT, 0, 'none is pending in the store');
+my $a = $VA->{verified} + $VA->{unverifiable};
+my $b = $VB->{verified} + $VB->{unverifiable};
+is($a + $b, $DUE, "each due prediction judged by one node: a $a + b $b = $DUE");
+ok(!@B_PROBLEMS10, "node b's nginx stopped cleanly") or diag("@B_PROBLEMS10");

@@ -1001,6 +1001,26 @@ prt_store_verify(prt_store_t *s, const prt_pred_rec_t *preds, size_t n)
 }
 
 
+int
+prt_store_verify_claimed(prt_store_t *s, prt_pred_rec_t *preds, size_t *n,
+    prt_claimed_fn fn, void *ctx)
+{
+    int  rc;
+
+    if (s->pg) {
+        return prt_store_pg_verify_claimed(s->pg, preds, n, fn, ctx);
+    }
+    if (fn && *n) {
+        fn(preds, *n, ctx);
+    }
+    rc = prt_store_verify(s, preds, *n);
+    if (rc != 0) {
+        *n = 0;
+    }
+    return rc;
+}
+
+
 /* ---- restart ----------------------------------------------------------- */
 
 typedef struct {

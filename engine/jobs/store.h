@@ -188,6 +188,21 @@ int prt_store_pending_due(prt_store_t *s, MDB_txn *txn, int64_t due_ms,
  * of preds are not stored. Removes them from `pending`. */
 int prt_store_verify(prt_store_t *s, const prt_pred_rec_t *preds, size_t n);
 
+/* Called with the predictions a prt_store_verify_claimed call stores,
+ * before they are written: it may set their outcome fields (the
+ * verifier numbers calibration_seq here). */
+typedef void (*prt_claimed_fn)(prt_pred_rec_t *preds, size_t n, void *ctx);
+
+/*
+ * prt_store_verify for a verifier that may run on several nodes: claims
+ * the predictions of preds no other call has stored or is storing, moves
+ * them to preds[0..*n) in their order, calls fn (may be NULL) on them and
+ * stores them, all in one write transaction. On LMDB (one node, whose
+ * passes run one at a time) every one given is claimed. On error *n is 0.
+ */
+int prt_store_verify_claimed(prt_store_t *s, prt_pred_rec_t *preds,
+    size_t *n, prt_claimed_fn fn, void *ctx);
+
 /* After a restart: every running job becomes failed with reason; returns
  * how many. */
 int prt_store_fail_running(prt_store_t *s, const char *reason, int64_t now_ms);

@@ -1215,6 +1215,109 @@ prt_store_pg_verify(prt_store_pg_t *pg, const prt_pred_rec_t *preds,
     return rc;
 }
 
+static int
+by_u64(const void *a, const void *b)
+{
+    uint64_t  x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+
+    return (x > y) - (x < y);
+}
+
+/*
+ * Locks the rows of preds still pending that no other node holds (SKIP
+ * LOCKED: a node verifying them now stores them, or on its rollback they
+ * stay pending for a later pass), and moves those to preds[0..*n) in
+ * their order. The locks last to the COMMIT, so the UPDATE after finds
+ * every claimed row still pending: each prediction is stored, and so
+ * told and calibrated on, by one node.
+ */
+static int
+claim_txn(PGconn *c, prt_pred_rec_t *preds, size_t *n)
+{
+    buf_t       b = { NULL, 0, 0 };
+    PGresult   *r;
+    uint64_t   *ids;
+    size_t      k = 0, nids;
+    const char *vals[1];
+    int         rc = buf_printf(&b, "{");
+
+    for (size_t i = 0; rc == 0 && i < *n; i++) {
+        rc = buf_printf(&b, "%s%" PRIu64, i ? "," : "", preds[i].id);
+    }
+    rc = rc ? rc : buf_printf(&b, "}");
+    if (rc != 0) {
+        free(b.p);
+        return prt_kv_set_error(PRT_KV_ERROR, "out of memory");
+    }
+    vals[0] = b.p;
+    r = pg_params(c, "SELECT id FROM prt_predictions"
+                  " WHERE id = ANY($1::bigint[]) AND pending"
+                  " FOR UPDATE SKIP LOCKED", 1, vals, NULL, NULL, 0,
+                  "claiming verifications");
+    free(b.p);
+    if (r == NULL) {
+        return -1;
+    }
+    nids = (size_t) PQntuples(r);
+    ids = malloc((nids ? nids : 1) * sizeof(*ids));
+    if (ids == NULL) {
+        PQclear(r);
+        return prt_kv_set_error(PRT_KV_ERROR, "out of memory");
+    }
+    for (size_t i = 0; i < nids; i++) {
+        ids[i] = strtoull(PQgetvalue(r, (int) i, 0), NULL, 10);
+    }
+    PQclear(r);
+    qsort(ids, nids, sizeof(*ids), by_u64);
+    for (size_t i = 0; i < *n; i++) {
+        if (bsearch(&preds[i].id, ids, nids, sizeof(*ids), by_u64)) {
+            preds[k++] = preds[i];
+        }
+    }
+    free(ids);
+    *n = k;
+    return 0;
+}
+
+int
+prt_store_pg_verify_claimed(prt_store_pg_t *pg, prt_pred_rec_t *preds,
+    size_t *n, prt_claimed_fn fn, void *ctx)
+{
+    PGconn    *c;
+    uint64_t   stored = 0;
+    int        rc;
+
+    if (*n == 0) {
+        return 0;
+    }
+    c = pg_get(pg);
+    if (c == NULL) {
+        return -1;
+    }
+    rc = pg_cmd(c, "BEGIN", "storing verifications");
+    if (rc == 0) {
+        rc = claim_txn(c, preds, n);
+    }
+    if (rc == 0 && *n) {
+        if (fn) {
+            fn(preds, *n, ctx);
+        }
+        rc = verify_txn(c, preds, *n, &stored);
+    }
+    if (rc == 0) {
+        rc = pg_cmd(c, "COMMIT", "storing verifications");
+    } else {
+        pg_rollback(c);
+    }
+    pg_put(pg, c);
+    if (rc == 0) {
+        count_writes(pg, 0, 0, -(int64_t) stored, 0);
+    } else {
+        *n = 0;                         /* nothing stored */
+    }
+    return rc;
+}
+
 /* Only this node's jobs: the other nodes' are theirs to run. */
 static int
 fail_running_txn(prt_store_pg_t *pg, PGconn *c, const char *reason,

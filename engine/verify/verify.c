@@ -329,12 +329,16 @@ render_tails(pass_t *t)
  * commit on the loop thread waits at most for this one transaction, whose
  * size verify_batch bounds.
  */
-/* calibration_seq, in the order pass_done feeds the calibrator */
+/* calibration_seq, in the order pass_done feeds the calibrator: called
+ * on the predictions this node claimed, so the numbers it stores are the
+ * ones its calibrator counts */
 static void
-number_verified(pass_t *t)
+number_verified(prt_pred_rec_t *preds, size_t n, void *ctx)
 {
-    for (size_t i = 0; i < t->out.n; i++) {
-        prt_pred_rec_t  *p = &t->out.v[i];
+    pass_t  *t = ctx;
+
+    for (size_t i = 0; i < n; i++) {
+        prt_pred_rec_t  *p = &preds[i];
 
         if (p->status == PRT_PRED_VERIFIED) {
             p->calibration_seq = ++t->seq[prt_horizon_index(p->horizon)];
@@ -355,8 +359,10 @@ pass_run(prt_task_t *task)
         t->rc = prt_barstore_read(t->bars, verify_txn, t);
     }
     if (t->rc == 0 && t->out.n) {
-        number_verified(t);
-        t->rc = prt_store_verify(t->store, t->out.v, t->out.n);
+        /* out[] becomes what this node stored: on PostgreSQL another
+         * node may have verified (and told) some of them already */
+        t->rc = prt_store_verify_claimed(t->store, t->out.v, &t->out.n,
+                                         number_verified, t);
     }
     t->us = now_us() - t0;
     if (t->rc != 0) {

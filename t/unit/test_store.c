@@ -7,7 +7,8 @@
  * a full record; the environment is first created with the old databases
  * only). In "new", predictions are stored pending and then verified with
  * prt_store_verify, which keeps the outcome apart; half of them are
- * verified out of id order (not appended), and a second job's records are
+ * verified out of id order (not appended), the other half through
+ * prt_store_verify_claimed (one node: every one given is claimed), and a second job's records are
  * stored in the old layout, so the store mixes both. Every reader of the
  * store must then return, in both stores and after a reopen, exactly the
  * records built here (byte for byte), and `pending` must hold exactly the
@@ -257,6 +258,15 @@ put_old_layout(prt_store_t *s, const prt_job_rec_t *job, int k)
            && prt_store_commit_chunk(s, job, recs, N, NULL, 0) == 0 ? 0 : -1;
 }
 
+/* the predictions prt_store_verify_claimed handed to its callback */
+static size_t  claimed_seen;
+
+static void
+count_claimed(prt_pred_rec_t *preds, size_t n, void *ctx)
+{
+    claimed_seen += n;
+}
+
 /* Job 0 scanned pending, then verified in two passes out of id order. */
 static int
 put_new_layout(prt_store_t *s, const prt_job_rec_t *job)
@@ -284,8 +294,18 @@ put_new_layout(prt_store_t *s, const prt_job_rec_t *job)
             }
             done[n++] = want[id];
         }
-        if (prt_store_verify(s, done, n) != 0) {
+        if (pass == 0 && prt_store_verify(s, done, n) != 0) {
             return -1;
+        }
+        if (pass == 1) {
+            size_t  given = n;
+
+            claimed_seen = 0;
+            if (prt_store_verify_claimed(s, done, &n, count_claimed, NULL) != 0
+                || n != given || claimed_seen != given)
+            {
+                return -1;
+            }
         }
         *(pass == 0 ? &n_hi : &n_lo) = n;
     }
@@ -328,7 +348,8 @@ main(void)
 
     ok(prt_store_open(&new_s, new_dir, 64 << 20) == 0, "a new store");
     ok(put_new_layout(new_s, &jobs[0]) == 0,
-       "new layout: pending records, then two verification passes");
+       "new layout: pending records, then two verification passes (the "
+       "second claims every one given)");
     ok(put_old_layout(new_s, &jobs[1], 1) == 0,
        "and a second job's records in the old layout");
 
