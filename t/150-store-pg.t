@@ -11,7 +11,9 @@
 # committed results kept; two nodes (each an nginx and an engine) answer
 # GET /job/{id}, /history and /performance alike, byte for byte, for a job
 # that ran on one of them; nginx's `mirror` (conf/several-nodes.conf)
-# brings a POST /bars to the other node too. The LMDB suites also run on
+# brings a POST /bars to the other node too; two nodes past the due time
+# of the same predictions verify each of them once between them (their
+# /health counters sum to one per prediction). The LMDB suites also run on
 # this backend
 # (t/151-jobs-pg.t and the next files).
 #
