@@ -36,12 +36,14 @@ struct prt_store_pg_s {
     int                stats_started;
     int                stop;
     int                have_stats;
-    int                refreshing;
     prt_store_stats_t  stats;          /* the last count */
-    /* This engine's own writes since the last count began (added to it)
-     * and since the running one began: a node sees its writes at once,
-     * the other nodes' within a second. */
-    int64_t            since_last[4], since_running[4];
+    /* This engine's own writes since the last count (added to it): a node
+     * sees its writes at once, the other nodes' within a second. A count
+     * is kept only if no write of this engine began or ended while it
+     * ran, so that its snapshot holds every write counted in since_last
+     * before it and none after: writes_begun == writes_ended throughout. */
+    int64_t            since_last[4];
+    uint64_t           writes_begun, writes_ended;
 };
 
 /* The read transaction of prt_store_pg_read on this thread: every call
@@ -327,8 +329,9 @@ stats_main(void *arg)
 
     pthread_mutex_lock(&pg->mu);
     while (!pg->stop) {
-        memset(pg->since_running, 0, sizeof(pg->since_running));
-        pg->refreshing = 1;
+        uint64_t  begun = pg->writes_begun;
+        int       quiet = begun == pg->writes_ended;
+
         pthread_mutex_unlock(&pg->mu);
         c = pg_get(pg);
         ok = c && stats_query(c, &st) == 0;
@@ -337,15 +340,23 @@ stats_main(void *arg)
         }
         pg_put(pg, c);
         pthread_mutex_lock(&pg->mu);
-        pg->refreshing = 0;
-        pg->have_stats = ok;
-        if (ok) {
+        quiet = quiet && pg->writes_begun == begun
+                && pg->writes_ended == begun;
+        if (!ok) {
+            pg->have_stats = 0;
+        } else if (quiet) {
+            pg->have_stats = 1;
             pg->stats = st;
-            memcpy(pg->since_last, pg->since_running,
-                   sizeof(pg->since_last));
+            memset(pg->since_last, 0, sizeof(pg->since_last));
         }
         clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += 1;
+        if (ok && !quiet) {
+            until.tv_nsec += 100 * 1000000;     /* try again soon */
+            until.tv_sec += until.tv_nsec / 1000000000;
+            until.tv_nsec %= 1000000000;
+        } else {
+            until.tv_sec += 1;
+        }
         if (!pg->stop) {
             pthread_cond_timedwait(&pg->stats_cond, &pg->mu, &until);
         }
@@ -455,20 +466,28 @@ prt_store_pg_read(prt_store_pg_t *pg, int (*fn)(void *ctx), void *ctx)
     return rc;
 }
 
-/* This engine's committed writes, for the counts between two refreshes. */
+/* A write of this engine begins: see writes_begun. */
 static void
-count_writes(prt_store_pg_t *pg, int64_t jobs, int64_t preds,
+write_begin(prt_store_pg_t *pg)
+{
+    pthread_mutex_lock(&pg->mu);
+    pg->writes_begun++;
+    pthread_mutex_unlock(&pg->mu);
+}
+
+/* It ended, committed (ok) or not: its records, for the counts between
+ * two refreshes. */
+static void
+count_writes(prt_store_pg_t *pg, int ok, int64_t jobs, int64_t preds,
     int64_t pending, int64_t fails)
 {
     int64_t  d[4] = { jobs, preds, pending, fails };
 
     pthread_mutex_lock(&pg->mu);
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; ok && i < 4; i++) {
         pg->since_last[i] += d[i];
-        if (pg->refreshing) {
-            pg->since_running[i] += d[i];
-        }
     }
+    pg->writes_ended++;
     pthread_mutex_unlock(&pg->mu);
 }
 
@@ -494,15 +513,14 @@ prt_store_pg_job_create(prt_store_pg_t *pg, const prt_job_rec_t *job,
         vals[4] = "";                  /* a NULL value would be SQL NULL */
     }
     snprintf(status, sizeof(status), "%u", job->status);
+    write_begin(pg);
     r = pg_params(c, "WITH j AS (INSERT INTO prt_jobs (id, status, node, rec)"
                   " VALUES ($1, $2, $3, $4))"
                   " INSERT INTO prt_job_symbols VALUES ($1, $5)", 5, vals,
                   lens, fmts, 0, "creating a job");
     PQclear(r);
     pg_put(pg, c);
-    if (r) {
-        count_writes(pg, 1, 0, 0, 0);
-    }
+    count_writes(pg, r != NULL, 1, 0, 0, 0);
     return r ? 0 : -1;
 }
 
@@ -1119,6 +1137,7 @@ prt_store_pg_commit_chunk(prt_store_pg_t *pg, const prt_job_rec_t *job,
     if (c == NULL) {
         return -1;
     }
+    write_begin(pg);
     rc = pg_cmd(c, "BEGIN", "committing a scan chunk");
     if (rc == 0) {
         rc = chunk_txn(c, job, preds, npreds, fails, nfails);
@@ -1129,10 +1148,8 @@ prt_store_pg_commit_chunk(prt_store_pg_t *pg, const prt_job_rec_t *job,
         pg_rollback(c);
     }
     pg_put(pg, c);
-    if (rc == 0) {
-        count_writes(pg, 0, (int64_t) npreds, (int64_t) npreds,
-                     (int64_t) nfails);
-    }
+    count_writes(pg, rc == 0, 0, (int64_t) npreds, (int64_t) npreds,
+                 (int64_t) nfails);
     return rc;
 }
 
@@ -1199,6 +1216,7 @@ prt_store_pg_verify(prt_store_pg_t *pg, const prt_pred_rec_t *preds,
     if (c == NULL) {
         return -1;
     }
+    write_begin(pg);
     rc = pg_cmd(c, "BEGIN", "storing verifications");
     if (rc == 0) {
         rc = verify_txn(c, preds, n, &stored);
@@ -1209,9 +1227,7 @@ prt_store_pg_verify(prt_store_pg_t *pg, const prt_pred_rec_t *preds,
         pg_rollback(c);
     }
     pg_put(pg, c);
-    if (rc == 0) {
-        count_writes(pg, 0, 0, -(int64_t) stored, 0);
-    }
+    count_writes(pg, rc == 0, 0, 0, -(int64_t) stored, 0);
     return rc;
 }
 
@@ -1294,6 +1310,7 @@ prt_store_pg_verify_claimed(prt_store_pg_t *pg, prt_pred_rec_t *preds,
     if (c == NULL) {
         return -1;
     }
+    write_begin(pg);
     rc = pg_cmd(c, "BEGIN", "storing verifications");
     if (rc == 0) {
         rc = claim_txn(c, preds, n);
@@ -1310,9 +1327,8 @@ prt_store_pg_verify_claimed(prt_store_pg_t *pg, prt_pred_rec_t *preds,
         pg_rollback(c);
     }
     pg_put(pg, c);
-    if (rc == 0) {
-        count_writes(pg, 0, 0, -(int64_t) stored, 0);
-    } else {
+    count_writes(pg, rc == 0, 0, 0, -(int64_t) stored, 0);
+    if (rc != 0) {
         *n = 0;                         /* nothing stored */
     }
     return rc;
