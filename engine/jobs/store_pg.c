@@ -553,31 +553,23 @@ wall_ms(void)
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The running jobs of nodes whose heartbeat stopped end failed, "node
- * lost", with what they committed; SKIP LOCKED: one node does each. */
+/* The running jobs r selected (their records, locked for update) end
+ * failed with reason at now_ms; returns how many, or -1. Clears r. */
 static int
-fail_lost(PGconn *c)
+fail_jobs(PGconn *c, PGresult *r, const char *reason, int64_t now_ms)
 {
-    PGresult       *r, *u;
+    PGresult       *u;
     prt_job_rec_t   job;
     int             n = 0;
 
-    r = pg_params(c, "SELECT j.rec FROM prt_jobs j JOIN prt_nodes n"
-                  " ON n.node = j.node WHERE j.status = 0"
-                  " AND n.seen < now() - interval '" NODE_LOST "'"
-                  " FOR UPDATE OF j SKIP LOCKED", 0, NULL, NULL, NULL, 1,
-                  "finding lost nodes' jobs");
-    if (r == NULL) {
-        return -1;
-    }
     for (int i = 0; i < PQntuples(r); i++) {
         if ((size_t) PQgetlength(r, i, 0) != sizeof(job)) {
             continue;
         }
         memcpy(&job, PQgetvalue(r, i, 0), sizeof(job));
         job.status = PRT_JOB_FAILED;
-        job.completed_at_ms = wall_ms();
-        snprintf(job.reason, sizeof(job.reason), "node lost");
+        job.completed_at_ms = now_ms;
+        snprintf(job.reason, sizeof(job.reason), "%s", reason);
         u = job_update(c, &job);
         if (u == NULL) {
             PQclear(r);
@@ -588,6 +580,24 @@ fail_lost(PGconn *c)
     }
     PQclear(r);
     return n;
+}
+
+/* The running jobs of nodes whose heartbeat stopped end failed, "node
+ * lost", with what they committed; SKIP LOCKED: one node does each. */
+static int
+fail_lost(PGconn *c)
+{
+    PGresult  *r;
+
+    r = pg_params(c, "SELECT j.rec FROM prt_jobs j JOIN prt_nodes n"
+                  " ON n.node = j.node WHERE j.status = 0"
+                  " AND n.seen < now() - interval '" NODE_LOST "'"
+                  " FOR UPDATE OF j SKIP LOCKED", 0, NULL, NULL, NULL, 1,
+                  "finding lost nodes' jobs");
+    if (r == NULL) {
+        return -1;
+    }
+    return fail_jobs(c, r, "node lost", wall_ms());
 }
 
 /*
@@ -1339,10 +1349,8 @@ static int
 fail_running_txn(prt_store_pg_t *pg, PGconn *c, const char *reason,
     int64_t now_ms)
 {
-    const char     *vals[1] = { pg->node };
-    PGresult       *r, *u;
-    prt_job_rec_t   job;
-    int             n = 0;
+    const char  *vals[1] = { pg->node };
+    PGresult    *r;
 
     r = pg_params(c, "SELECT rec FROM prt_jobs WHERE status = 0"
                   " AND node = $1 FOR UPDATE", 1, vals, NULL, NULL, 1,
@@ -1350,24 +1358,7 @@ fail_running_txn(prt_store_pg_t *pg, PGconn *c, const char *reason,
     if (r == NULL) {
         return -1;
     }
-    for (int i = 0; i < PQntuples(r); i++) {
-        if ((size_t) PQgetlength(r, i, 0) != sizeof(job)) {
-            continue;
-        }
-        memcpy(&job, PQgetvalue(r, i, 0), sizeof(job));
-        job.status = PRT_JOB_FAILED;
-        job.completed_at_ms = now_ms;
-        snprintf(job.reason, sizeof(job.reason), "%s", reason);
-        u = job_update(c, &job);
-        if (u == NULL) {
-            PQclear(r);
-            return -1;
-        }
-        PQclear(u);
-        n++;
-    }
-    PQclear(r);
-    return n;
+    return fail_jobs(c, r, reason, now_ms);
 }
 
 int
