@@ -133,6 +133,14 @@ prt_text_sample(prt_text_t *t, const char *name, const char *labels,
 }
 
 void
+prt_text_single(prt_text_t *t, const char *name, const char *type,
+    const char *help, double v)
+{
+    prt_text_family(t, name, type, help);
+    prt_text_sample(t, name, NULL, v);
+}
+
+void
 prt_text_hist(prt_text_t *t, const char *name, const char *labels,
     const prt_hist_t *h)
 {

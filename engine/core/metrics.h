@@ -43,6 +43,9 @@ void prt_text_family(prt_text_t *t, const char *name, const char *type,
 /* name{labels} value; labels may be NULL or "" */
 void prt_text_sample(prt_text_t *t, const char *name, const char *labels,
     double v);
+/* A family of one unlabelled sample: its HELP, TYPE and value. */
+void prt_text_single(prt_text_t *t, const char *name, const char *type,
+    const char *help, double v);
 /* the _bucket, _sum and _count lines of one histogram (labels as above,
  * without the le label) */
 void prt_text_hist(prt_text_t *t, const char *name, const char *labels,

@@ -782,21 +782,17 @@ prt_server_metrics(prt_server_t *srv, prt_text_t *t)
     uint32_t  n = srv->conf.shm.max_slots;
     char      l[32];
 
-    prt_text_family(t, "pattern_rt_ipc_connections_accepted_total", "counter",
-                    "nginx worker connections the engine accepted");
-    prt_text_sample(t, "pattern_rt_ipc_connections_accepted_total", NULL,
+    prt_text_single(t, "pattern_rt_ipc_connections_accepted_total", "counter",
+                    "nginx worker connections the engine accepted",
                     (double) srv->accepted);
-    prt_text_family(t, "pattern_rt_ipc_connections_refused_total", "counter",
-                    "nginx worker connections refused for want of a slot");
-    prt_text_sample(t, "pattern_rt_ipc_connections_refused_total", NULL,
+    prt_text_single(t, "pattern_rt_ipc_connections_refused_total", "counter",
+                    "nginx worker connections refused for want of a slot",
                     (double) srv->no_slot);
-    prt_text_family(t, "pattern_rt_ipc_workers", "gauge",
-                    "nginx workers attached to the engine");
-    prt_text_sample(t, "pattern_rt_ipc_workers", NULL,
+    prt_text_single(t, "pattern_rt_ipc_workers", "gauge",
+                    "nginx workers attached to the engine",
                     (double) prt_server_workers(srv));
-    prt_text_family(t, "pattern_rt_broadcast_events_total", "counter",
-                    "events published on the broadcast log");
-    prt_text_sample(t, "pattern_rt_broadcast_events_total", NULL,
+    prt_text_single(t, "pattern_rt_broadcast_events_total", "counter",
+                    "events published on the broadcast log",
                     (double) srv->bcast_serial);
 
     prt_text_family(t, "pattern_rt_ipc_slot_requests_total", "counter",

@@ -802,25 +802,21 @@ prt_jobs_metrics(prt_jobs_t *jobs, prt_text_t *t)
     for (prt_job_t *job = jobs->running; job; job = job->next_job) {
         running++;
     }
-    prt_text_family(t, "pattern_rt_jobs_started_total", "counter",
-                    "scan jobs started since the engine started");
-    prt_text_sample(t, "pattern_rt_jobs_started_total", NULL,
+    prt_text_single(t, "pattern_rt_jobs_started_total", "counter",
+                    "scan jobs started since the engine started",
                     (double) jobs->jobs_started);
-    prt_text_family(t, "pattern_rt_job_chunks_in_flight", "gauge",
-                    "chunks being scanned or committed on the worker threads");
-    prt_text_sample(t, "pattern_rt_job_chunks_in_flight", NULL,
+    prt_text_single(t, "pattern_rt_job_chunks_in_flight", "gauge",
+                    "chunks being scanned or committed on the worker threads",
                     (double) jobs->inflight);
-    prt_text_family(t, "pattern_rt_job_chunks_total", "counter",
-                    "chunks scanned");
-    prt_text_sample(t, "pattern_rt_job_chunks_total", NULL,
+    prt_text_single(t, "pattern_rt_job_chunks_total", "counter",
+                    "chunks scanned",
                     (double) jobs->chunks);
-    prt_text_family(t, "pattern_rt_symbols_scanned_total", "counter",
-                    "symbols scanned by jobs");
-    prt_text_sample(t, "pattern_rt_symbols_scanned_total", NULL,
+    prt_text_single(t, "pattern_rt_symbols_scanned_total", "counter",
+                    "symbols scanned by jobs",
                     (double) jobs->symbols_scanned);
     /* running is the one gauge of pattern_rt_jobs; the finished statuses
      * are counted where the job ends (prt_metrics_job_finished) */
-    prt_text_family(t, "pattern_rt_jobs_running", "gauge",
-                    "scan jobs running now");
-    prt_text_sample(t, "pattern_rt_jobs_running", NULL, (double) running);
+    prt_text_single(t, "pattern_rt_jobs_running", "gauge",
+                    "scan jobs running now",
+                    (double) running);
 }

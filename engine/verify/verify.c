@@ -621,8 +621,7 @@ prt_verifier_metrics(prt_verifier_t *v, prt_text_t *t)
                     "result=\"verified\"", (double) v->verified);
     prt_text_sample(t, "pattern_rt_verifications_total",
                     "result=\"unverifiable\"", (double) v->unverifiable);
-    prt_text_family(t, "pattern_rt_verification_last_pass_checked", "gauge",
-                    "due predictions the last pass checked");
-    prt_text_sample(t, "pattern_rt_verification_last_pass_checked", NULL,
+    prt_text_single(t, "pattern_rt_verification_last_pass_checked", "gauge",
+                    "due predictions the last pass checked",
                     (double) v->last_checked);
 }
