@@ -259,6 +259,56 @@ broadcast_event(void *ctx, const void *msg, size_t len)
     return prt_server_publish(ctx, PRT_MSG_EVENT, msg, len);
 }
 
+/* events -> the other nodes */
+static void
+relay_event(void *ctx, const prt_event_hdr_t *hdr, const char *json,
+    size_t len)
+{
+    prt_engine_t  *e = ctx;
+
+    if (e->relay) {
+        prt_relay_send(e->relay, hdr, json, len);
+    }
+}
+
+/* the other nodes -> events */
+static void
+relayed_event(void *ctx, const prt_event_hdr_t *hdr, const char *json,
+    size_t len)
+{
+    prt_engine_t  *e = ctx;
+
+    prt_events_publish_relayed(e->events, hdr, json, len);
+}
+
+static void
+relay_lost(void *ctx)
+{
+    prt_engine_t  *e = ctx;
+
+    prt_events_relay_lost(e->events);
+}
+
+/* On a PostgreSQL store, the other nodes' events reach this node's
+ * subscribers and this node's reach theirs (docs/scale-out.md). */
+static int
+engine_open_relay(prt_engine_t *e)
+{
+    prt_relay_conf_t  rc;
+
+    if (strcmp(e->conf.store, "lmdb") == 0) {
+        return 0;
+    }
+    rc.loop = e->loop;
+    rc.conninfo = e->conf.store;
+    rc.max_bytes = e->conf.relay_queue;
+    rc.received = relayed_event;
+    rc.lost = relay_lost;
+    rc.ctx = e;
+    e->relay = prt_relay_new(&rc);
+    return e->relay ? 0 : -1;
+}
+
 /* jobs -> the tracker: a chunk's predictions are open until their
  * horizon */
 static void
@@ -351,13 +401,16 @@ engine_open_jobs(prt_engine_t *e)
     if (rc != 0 || engine_open_calibration(e) != 0) {
         return -1;
     }
+    memset(&ec, 0, sizeof(ec));
     ec.max_bytes = e->conf.event_history;
     ec.max_per_stream = e->conf.event_history_per_stream;
     ec.run_started_ms = e->started_at_ms;
     ec.broadcast = broadcast_event;
     ec.ctx = e->server;
+    ec.relay = relay_event;
+    ec.relay_ctx = e;
     e->events = prt_events_new(&ec);
-    if (e->events == NULL) {
+    if (e->events == NULL || engine_open_relay(e) != 0) {
         return -1;
     }
     jobs_conf(e, &jc);
@@ -446,6 +499,7 @@ done:
     prt_verifier_free(e.verifier);
     prt_workq_free(e.workq);          /* joins: no task touches what follows */
     prt_jobs_free(e.jobs);
+    prt_relay_free(e.relay);          /* joins: nothing relayed after */
     prt_events_free(e.events);
     prt_tracker_free(e.tracker);
     prt_store_close(e.store);

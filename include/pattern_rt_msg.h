@@ -266,7 +266,10 @@ typedef enum {
     PRT_EVENT_RESULT,
     PRT_EVENT_JOB_COMPLETE,
     PRT_EVENT_VERIFICATION,
-    PRT_EVENT_PRICE_UPDATE
+    PRT_EVENT_PRICE_UPDATE,
+    PRT_EVENT_GAP                  /* an E_GAP error: events from other
+                                      nodes may be missing from the stream
+                                      (docs/scale-out.md) */
 } prt_event_kind_t;
 
 /* Followed by the event's complete JSON text ({"type":..,"seq":..,...}),

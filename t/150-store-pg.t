@@ -29,6 +29,8 @@ use PatternRT::Jobs qw(
     wait_workers_connected unknown_symbols read_flat_day ny_instant iso_z
 );
 use PatternRT::Nginx;
+use PatternRT::WebSocket;
+use PatternRT::WSEvents qw(replay_events seq_problems job_stream_problems);
 use PatternRT::Util qw(spawn wait_exit read_from stop_process free_port);
 use Cwd qw(abs_path);
 use File::Path qw(make_path);
@@ -106,7 +108,9 @@ sub start_nginx_b {
         module => abs_path($ENV{TEST_PRT_MODULE}
                            || 'build/nginx/ngx_http_pattern_rt_module.so'),
         engine_socket => $socket,
-        config => "location / {\n    pattern_rt_api;\n}\n");
+        config => "location / {\n    pattern_rt_api;\n}\n"
+                  . "location /ws/pattern-realtime {\n"
+                  . "    pattern_rt_websocket;\n}\n");
     $NGINX_B->start;
     wait_until(sub { get_b(PRT . '/history?limit=1')->{code} == 200 }, 60,
                "node b's nginx attached to its engine");
@@ -185,6 +189,37 @@ sub unlock_jobs {
 
     print {$lock} "COMMIT;\n";
     close $lock or die "psql (the lock session) failed\n";
+}
+
+# A subscriber of the verifications channel of the node behind nginx port
+# $port, once subscribed.
+sub verifications_subscriber {
+    my ($port) = @_;
+
+    my $w = PatternRT::WebSocket->connect(port => $port);
+    $w->send_json({ type => 'subscribe', channel => 'verifications' });
+    $w->messages_until(sub { ($_[0]{type} // '') eq 'subscribed' }, 10);
+    return $w;
+}
+
+# Its next $count verification events, by prediction id.
+sub verifications_of {
+    my ($w, $count) = @_;
+
+    my $n = 0;
+    my @got = $w->messages_until(sub {
+        ($_[0]{type} // '') eq 'verification' && ++$n >= $count }, 60);
+    $w->send_close(1000);
+    return sort { $a->{data}{id} <=> $b->{data}{id} }
+           grep { ($_->{type} // '') eq 'verification' } @got;
+}
+
+# An event as another node has it: the same but for its seq.
+sub without_seq {
+    my %e = %{ $_[0] };
+
+    delete $e{seq};
+    return \%e;
 }
 
 sub run_in_child {
@@ -569,6 +604,9 @@ is($AFTER->{code}, 202, 'the queue drained: a start is accepted again')
     location / {
         pattern_rt_api;
     }
+    location /ws/pattern-realtime {
+        pattern_rt_websocket;
+    }
 --- init
 # A job on node a at 10:00, then both nodes on a clock two hours later,
 # when every pending prediction is due. The predictions table is held
@@ -597,6 +635,8 @@ start_node_b("$TMP/node-b10", $LATER, '--verify_interval_ms', 200);
 start_nginx_b("$TMP/nginx-b10", "$TMP/node-b10/engine.sock");
 wait_until(sub { $PG->psql($db, "$PRED_LOCKS AND NOT l.granted") >= 2 }, 30,
            'both nodes to wait to store their verifications');
+our ($SUB_A, $SUB_B) = map { verifications_subscriber($_) }
+                       server_port(), $NGINX_B->{port};
 unlock_jobs($LOCK);
 wait_until(sub { $PG->psql($db, "SELECT count(*) FROM prt_predictions"
                            . " WHERE pending AND due_ms <= $LATER_MS") == 0 },
@@ -611,6 +651,9 @@ for my $get (\&verif_a, \&verif_b) {
 our ($VA, $VB) = (verif_a(), verif_b());
 our $LEFT = $PG->psql($db, "SELECT count(*) FROM prt_predictions"
                       . " WHERE pending AND due_ms <= $LATER_MS");
+# every verification, whichever node stored it, on each node's channel
+our %VER = (a => [verifications_of($SUB_A, $DUE)],
+            b => [verifications_of($SUB_B, $DUE)]);
 our @B_PROBLEMS10 = $NGINX_B->stop;
 $NGINX_B = undef;
 stop_process($NODE_B, 'TERM', 10);
@@ -626,4 +669,132 @@ is($LEFT, 0, 'none is pending in the store');
 my $a = $VA->{verified} + $VA->{unverifiable};
 my $b = $VB->{verified} + $VB->{unverifiable};
 is($a + $b, $DUE, "each due prediction judged by one node: a $a + b $b = $DUE");
+for my $n (qw(a b)) {
+    my %ids;
+    $ids{ $_->{data}{id} // 'none' }++ for @{ $VER{$n} };
+    is(scalar(keys %ids), $DUE, "node $n's verifications channel: an event "
+       . 'for each due prediction, from both nodes');
+    is(scalar(grep { $_ != 1 } values %ids), 0, "node $n: each once");
+}
+is_deeply([map { without_seq($_) } @{ $VER{b} }],
+          [map { without_seq($_) } @{ $VER{a} }],
+          'the same events on both nodes (their seq aside)');
 ok(!@B_PROBLEMS10, "node b's nginx stopped cleanly") or diag("@B_PROBLEMS10");
+
+=== TEST 11: a job on node a: its events reach node b's subscribers, live and replayed
+--- config
+    location / {
+        pattern_rt_api;
+    }
+--- init
+start_node_b("$TMP/node-b11");
+start_nginx_b("$TMP/nginx-b11", "$TMP/node-b11/engine.sock");
+engine_config(data => "$FIXTURES/demo", clock => $CLOCK,
+              args => ['--scan_chunk', 4]);
+engine_restart();
+wait_workers_connected();
+# one symbol a chunk: the job runs while node b's subscriber listens
+our $RUN11 = run_job({ symbols => [@TICKERS, @UNKNOWN] });
+our $WS11 = PatternRT::WebSocket->connect(port => $NGINX_B->{port});
+$WS11->send_json({ type => 'subscribe', job_id => $RUN11->{job_id}, since => 0 });
+our @LIVE11 = $WS11->messages_until(sub { ($_[0]{type} // '') eq 'job_complete' }, 60);
+$WS11->send_close(1000);
+our $JOB11 = wait_job($RUN11->{job_id});
+our @ALL11 = replay_events($NGINX_B->{port},
+                           sub { $_[0]{type} eq 'job_complete' },
+                           job_id => $RUN11->{job_id});
+our $RELAY_A = health()->{relay};
+our $RELAY_B = JSON::PP::decode_json(get_b('/health')->{body})->{relay};
+--- request
+GET /health
+--- post_request
+my @events = grep { defined $_->{seq} } @LIVE11;
+is(scalar(grep { ($_->{type} // '') eq 'subscribed' } @LIVE11), 1, 'subscribed on node b');
+ok(@{ $JOB11->{results} } > 0, 'the job has results (' . @{ $JOB11->{results} } . ')');
+my @p = (job_stream_problems(\@events, $JOB11, \@ALL11),
+         seq_problems([map { [1, $_] } @events]));
+ok(!@p, "node b's subscriber got the job's events from node a, as GET /job says")
+    or diag(join("\n", @p[0 .. ($#p < 9 ? $#p : 9)]));
+ok($RELAY_A->{connected} && $RELAY_B->{connected}, 'both relays connected');
+ok($RELAY_A->{sent} >= @events, "node a sent its events ($RELAY_A->{sent})");
+ok($RELAY_B->{received} >= @events, "node b received them ($RELAY_B->{received})");
+is($RELAY_B->{dropped_in} + $RELAY_A->{dropped_out} + $RELAY_B->{refused_in}, 0,
+   'none dropped or refused');
+
+=== TEST 12: node b's relay connection killed: E_GAP to its subscribers, then events again
+--- config
+    location / {
+        pattern_rt_api;
+    }
+--- init
+# node b (still up from TEST 11) hears a job, then its LISTEN connection is
+# killed from psql: its live subscribers get E_GAP, a subscribe with a since
+# from before is E_GAP, and once it listens again a new job's events come
+our $PRICES = PatternRT::WebSocket->connect(port => $NGINX_B->{port});
+$PRICES->send_json({ type => 'subscribe', channel => 'prices' });
+our @SUB12 = $PRICES->messages_until(sub { ($_[0]{type} // '') eq 'subscribed' }, 10);
+our $BEFORE = JSON::PP::decode_json(get_b('/health')->{body})->{relay};
+our $KILLED = $PG->psql(engine_db(), "SELECT count(pg_terminate_backend(pid))"
+    . " FROM pg_stat_activity WHERE application_name = 'pattern-rt-engine relay'");
+our @GAP12 = $PRICES->messages_until(sub { ($_[0]{code} // '') eq 'E_GAP' }, 30);
+wait_until(sub { JSON::PP::decode_json(get_b('/health')->{body})->{relay}{connects}
+                 > $BEFORE->{connects} }, 30, 'node b to listen again');
+# TEST 11's job stream on node b, from its last event: E_GAP now
+our @OLD12 = do {
+    my $w = PatternRT::WebSocket->connect(port => $NGINX_B->{port});
+    $w->send_json({ type => 'subscribe', job_id => $RUN11->{job_id},
+                    since => $ALL11[-1]{seq} });
+    $w->messages_until(sub { ($_[0]{type} // '') eq 'error' }, 10);
+};
+our $RUN12 = run_job({ symbols => \@TICKERS });
+our $JOB12 = wait_job($RUN12->{job_id});
+our @ALL12 = replay_events($NGINX_B->{port},
+                           sub { $_[0]{type} eq 'job_complete' },
+                           job_id => $RUN12->{job_id});
+our $LOG12 = read_from("$TMP/node-b11/engine.log", 0);
+--- request
+GET /health
+--- post_request
+ok($KILLED >= 2, "the relay connections of both nodes killed ($KILLED)");
+my ($gap) = grep { ($_->{code} // '') eq 'E_GAP' } @GAP12;
+ok($gap, "node b's live subscriber told E_GAP") or diag(JSON::PP::encode_json(\@GAP12));
+is($gap->{channel}, 'prices', 'on its channel') if $gap;
+like($LOG12, qr/relay: listening for the other nodes' events again/,
+     'node b says it listens again');
+my ($old) = grep { ($_->{type} // '') eq 'error' } @OLD12;
+is($old->{code} // '', 'E_GAP', 'a since from before the loss: E_GAP')
+    or diag(JSON::PP::encode_json(\@OLD12));
+my @p = job_stream_problems([grep { defined $_->{seq} } @ALL12], $JOB12, undef);
+ok(!@p, "a job after it: its events on node b again")
+    or diag(join("\n", @p[0 .. ($#p < 9 ? $#p : 9)]));
+
+=== TEST 13: notifications that are not ours are refused, nothing published
+--- config
+    location / {
+        pattern_rt_api;
+    }
+--- init
+sub health_b { JSON::PP::decode_json(get_b('/health')->{body}) }
+our $H0 = health_b();
+my @bad = ('garbage', 'e 0 2 0 0 1 - - -', "e 9 2 0 0 1 - - -\n{}",
+           "e 1 4 0 0 1 - - -\n{\"seq\":1", "e 0 2 0 0 1 - 1 AAA\n{\"seq\":1}",
+           "e 1 4 0 0 01 - - -\n{\"seq\":1}", "e 1 4 0 0 1 - - -\n{\"seq\":\n1}");
+for my $payload (@bad) {
+    (my $lit = $payload) =~ s/'/''/g;
+    $PG->psql(engine_db(), "NOTIFY prt_events, '$lit'");
+}
+our $WANT13 = scalar @bad;
+wait_until(sub { health_b()->{relay}{refused_in} >= $H0->{relay}{refused_in} + $WANT13 },
+           30, 'node b to read the notifications');
+our $H1 = health_b();
+our @B_PROBLEMS13 = $NGINX_B->stop;
+$NGINX_B = undef;
+stop_process($NODE_B, 'TERM', 10);
+$NODE_B = undef;
+--- request
+GET /health
+--- post_request
+is($H1->{relay}{refused_in} - $H0->{relay}{refused_in}, $WANT13, "all $WANT13 refused");
+is($H1->{relay}{received}, $H0->{relay}{received}, 'none taken for an event');
+is($H1->{events}{published}, $H0->{events}{published}, 'nothing published on node b');
+ok(!@B_PROBLEMS13, "node b's nginx stopped cleanly") or diag("@B_PROBLEMS13");

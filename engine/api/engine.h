@@ -22,6 +22,7 @@
 #include "verify/verify.h"
 #include "events/events.h"
 #include "verify/tracker.h"
+#include "relay/relay.h"
 
 typedef struct prt_engine_s {
     prt_config_t     conf;
@@ -40,6 +41,7 @@ typedef struct prt_engine_s {
     prt_jobs_t      *jobs;
     prt_verifier_t  *verifier;
     prt_events_t    *events;
+    prt_relay_t     *relay;           /* other nodes' events: NULL on LMDB */
     prt_tracker_t   *tracker;
     prt_calibrator_t *calib;          /* prob_up_calibrated, walk-forward */
     uint64_t         bars_ingested;

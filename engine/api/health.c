@@ -121,6 +121,12 @@ prt_api_health(prt_engine_t *e, const prt_reply_t *to,
     prt_jobs_stats_json(e->jobs, &j);
     prt_json_key(&j, "events");
     prt_events_stats_json(e->events, &j);
+    prt_json_key(&j, "relay");
+    if (e->relay) {
+        prt_relay_stats_json(e->relay, &j);
+    } else {
+        prt_json_null(&j);
+    }
     prt_json_key(&j, "verification");
     prt_verifier_stats_json(e->verifier, &j);
     feed_json(e, &j);

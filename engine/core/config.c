@@ -40,6 +40,7 @@ static const prt_arg_t options[] = {
     OPT(max_staleness_s, OPT_SIZE, "a scan's latest bar may have ended this long ago (default 300)"),
     OPT(scan_chunk, OPT_SIZE, "symbols per batched search of a job (default 256)"),
     OPT(store_queue, OPT_SIZE, "job starts and cancels that may wait for the job store; one more is 503 E_BUSY (default 64)"),
+    OPT(relay_queue, OPT_SIZE, "bytes of events that may wait to go to the other nodes of a PostgreSQL store; past it they are dropped and the others told of a gap (default 64m)"),
     OPT(max_bar_age_s, OPT_SIZE, "live bars older than this before the clock are rejected (default 604800)"),
     OPT(max_bar_ahead_s, OPT_SIZE, "live bars this far after the clock are rejected (default 120)"),
     OPT(verify_interval_ms, OPT_SIZE, "verification timer period (default 2000)"),
@@ -77,6 +78,7 @@ prt_config_defaults(prt_config_t *c)
     c->max_staleness_s = 300;
     c->scan_chunk = 256;
     c->store_queue = 64;
+    c->relay_queue = 64 << 20;
     c->max_bar_age_s = 7 * 86400;
     c->max_bar_ahead_s = 120;
     c->verify_interval_ms = 2000;

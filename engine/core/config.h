@@ -35,6 +35,7 @@ typedef struct {
     uint64_t   max_staleness_s;
     uint64_t   scan_chunk;
     uint64_t   store_queue;
+    uint64_t   relay_queue;             /* bytes waiting for the relay */
     uint64_t   max_bar_age_s;
     uint64_t   max_bar_ahead_s;
     uint64_t   verify_interval_ms;

@@ -31,10 +31,17 @@ struct stream_s {
 
 #define STREAM_BUCKETS  4096
 
+static const char *const stream_names[PRT_STREAM_COUNT] = {
+    "job", "verifications", "prices", "alerts"
+};
+
 struct prt_events_s {
     prt_events_conf_t   conf;
     uint64_t            seq;
     uint64_t            start_seq;     /* first seq of this engine run */
+    uint64_t            lost_seq;      /* other nodes' events before it may
+                                          be missing (0: none) */
+    int64_t             lost_ms;       /* when (wall clock) */
     entry_t            *oldest, *newest;
     size_t              bytes;
     size_t              entries;
@@ -210,8 +217,8 @@ broadcast(prt_events_t *ev, const prt_event_hdr_t *hdr, const char *json,
 
 /* Keeps the event for replay, then broadcasts it with hdr. */
 static void
-publish(prt_events_t *ev, prt_event_hdr_t *hdr, const uint8_t *job_id,
-    const char *json, size_t len)
+keep_and_broadcast(prt_events_t *ev, prt_event_hdr_t *hdr,
+    const uint8_t *job_id, const char *json, size_t len)
 {
     stream_t  *s;
 
@@ -223,6 +230,17 @@ publish(prt_events_t *ev, prt_event_hdr_t *hdr, const uint8_t *job_id,
         prt_job_id_format(job_id, hdr->job_id);
     }
     broadcast(ev, hdr, json, len);
+}
+
+/* An event of this node: here, then to the other nodes. */
+static void
+publish(prt_events_t *ev, prt_event_hdr_t *hdr, const uint8_t *job_id,
+    const char *json, size_t len)
+{
+    keep_and_broadcast(ev, hdr, job_id, json, len);
+    if (ev->conf.relay) {
+        ev->conf.relay(ev->conf.relay_ctx, hdr, json, len);
+    }
 }
 
 void
@@ -312,20 +330,129 @@ prt_events_publish_tail(prt_events_t *ev, uint8_t stream, uint8_t kind,
 }
 
 
-/* ---- subscribing -------------------------------------------------------- */
+/* ---- events of other nodes ------------------------------------------------ */
 
-static const char *const stream_names[PRT_STREAM_COUNT] = {
-    "job", "verifications", "prices", "alerts"
-};
+/*
+ * The JSON with its "seq" (the first one: the event's own, where every
+ * renderer of events puts it, as the workers' replay reader expects)
+ * rewritten to seq; NULL when it has none or out of memory.
+ */
+static char *
+with_seq(const char *json, size_t len, uint64_t seq, size_t *out_len)
+{
+    static const char   key[] = "\"seq\":";
+    const char         *at = memmem(json, len, key, sizeof(key) - 1);
+    const char         *digits, *end = json + len;
+    char                num[24], *out;
+    int                 n;
+
+    if (at == NULL) {
+        return NULL;
+    }
+    digits = at + sizeof(key) - 1;
+    while (digits < end && *digits >= '0' && *digits <= '9') {
+        digits++;
+    }
+    n = snprintf(num, sizeof(num), "%llu", (unsigned long long) seq);
+    *out_len = (size_t) (at - json) + sizeof(key) - 1 + (size_t) n
+               + (size_t) (end - digits);
+    out = malloc(*out_len);
+    if (out == NULL) {
+        return NULL;
+    }
+    memcpy(out, json, (size_t) (at - json) + sizeof(key) - 1);
+    memcpy(out + (at - json) + sizeof(key) - 1, num, (size_t) n);
+    memcpy(out + *out_len - (size_t) (end - digits), digits,
+           (size_t) (end - digits));
+    return out;
+}
+
+void
+prt_events_publish_relayed(prt_events_t *ev, const prt_event_hdr_t *hdr,
+    const char *json, size_t len)
+{
+    prt_event_hdr_t   h = *hdr;
+    uint8_t           job[PRT_JOB_UUID_LEN];
+    char             *text;
+    size_t            n;
+
+    if (h.stream == PRT_STREAM_JOB
+        && prt_job_id_parse(h.job_id, job) != 0)
+    {
+        return;
+    }
+    if (h.seq > ev->seq) {
+        ev->seq = h.seq;
+    }
+    h.seq = prt_events_next_seq(ev);
+    text = with_seq(json, len, h.seq, &n);
+    if (text == NULL) {
+        return;
+    }
+    keep_and_broadcast(ev, &h, h.stream == PRT_STREAM_JOB ? job : NULL,
+                       text, n);
+    free(text);
+}
+
+/* An E_GAP error to the live subscribers of one stream (not kept: a
+ * replay from before it answers E_GAP on its own, is_gap). */
+static void
+broadcast_gap(prt_events_t *ev, const stream_t *s)
+{
+    prt_event_hdr_t   hdr;
+    char              json[256];
+    int               n;
+
+    memset(&hdr, 0, sizeof(hdr));
+    hdr.stream = s->stream;
+    hdr.kind = PRT_EVENT_GAP;
+    hdr.seq = prt_events_next_seq(ev);
+    if (s->stream == PRT_STREAM_JOB) {
+        prt_job_id_format(s->job, hdr.job_id);
+    }
+    n = snprintf(json, sizeof(json), "{\"type\":\"error\",\"code\":\"E_GAP\","
+                 "\"error\":\"events from other nodes may be missing: "
+                 "refetch over REST\",\"seq\":%llu,\"%s\":\"%s\"}",
+                 (unsigned long long) hdr.seq,
+                 s->stream == PRT_STREAM_JOB ? "job_id" : "channel",
+                 s->stream == PRT_STREAM_JOB ? hdr.job_id
+                                             : stream_names[s->stream]);
+    if (n > 0 && (size_t) n < sizeof(json)) {
+        broadcast(ev, &hdr, json, (size_t) n);
+    }
+}
+
+void
+prt_events_relay_lost(prt_events_t *ev)
+{
+    ev->lost_seq = prt_events_next_seq(ev);
+    ev->lost_ms = (int64_t) prt_wall_ms();
+    for (int i = 1; i < PRT_STREAM_COUNT; i++) {
+        if (i != PRT_STREAM_ALERTS) {
+            broadcast_gap(ev, &ev->channels[i]);
+        }
+    }
+    for (int b = 0; b < STREAM_BUCKETS; b++) {
+        for (const stream_t *s = ev->buckets[b]; s; s = s->h_next) {
+            broadcast_gap(ev, s);
+        }
+    }
+}
+
+
+/* ---- subscribing -------------------------------------------------------- */
 
 /*
  * Could events after `since` be missing from the history? When the history
- * dropped one newer than since, or since is from before this engine run on
- * a stream that existed then (its events of that run are gone).
+ * dropped one newer than since; when since is from before this engine run
+ * on a stream that existed then (its events of that run are gone); or from
+ * before the relay last lost events of other nodes, on a stream that
+ * existed then. started_ms: when the stream began (a job's start; 0 for
+ * the channels, which always existed).
  */
 static int
 is_gap(prt_events_t *ev, const prt_req_subscribe_t *req, const stream_t *s,
-    int predates_run)
+    int64_t started_ms)
 {
     if (!req->has_since) {
         return 0;
@@ -333,7 +460,11 @@ is_gap(prt_events_t *ev, const prt_req_subscribe_t *req, const stream_t *s,
     if (s && req->since < s->dropped) {
         return 1;
     }
-    return predates_run && req->since < ev->start_seq;
+    if (req->since < ev->lost_seq && started_ms < ev->lost_ms) {
+        return 1;                      /* other nodes' may be missing */
+    }
+    return started_ms < (int64_t) ev->conf.run_started_ms
+           && req->since < ev->start_seq;
 }
 
 static void
@@ -432,7 +563,8 @@ prt_events_subscribe(prt_events_t *ev, const prt_req_subscribe_t *req,
     prt_json_t        j;
     lines_t           l = { NULL, 0 };
     const stream_t   *s;
-    int               gap, predates, rc, status;
+    int64_t           started;
+    int               gap, rc, status;
 
     if (prt_json_init(&j) != 0) {
         return -1;
@@ -444,13 +576,13 @@ prt_events_subscribe(prt_events_t *ev, const prt_req_subscribe_t *req,
             goto done;
         }
         s = stream_find(ev, PRT_STREAM_JOB, job, 0);
-        predates = job_started_ms < (int64_t) ev->conf.run_started_ms;
+        started = job_started_ms;
     } else {
         s = stream_find(ev, req->stream, NULL, 0);
-        predates = 1;
+        started = 0;
     }
 
-    gap = is_gap(ev, req, s, predates);
+    gap = is_gap(ev, req, s, started);
     line_subscribed(&j, req, gap ? NULL : s);
     rc = lines_add(&l, &j);
     if (gap) {

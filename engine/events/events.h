@@ -27,12 +27,19 @@ typedef struct prt_events_s  prt_events_t;
 typedef int (*prt_events_broadcast_fn)(void *ctx, const void *msg,
     size_t len);
 
+/* Hands an event this node published to the other nodes (relay/);
+ * serve.c wires it when the store is shared. */
+typedef void (*prt_events_relay_fn)(void *ctx, const prt_event_hdr_t *hdr,
+    const char *json, size_t len);
+
 typedef struct {
     size_t                    max_bytes;       /* the whole history */
     size_t                    max_per_stream;  /* events kept per stream */
     uint64_t                  run_started_ms;  /* this engine run's start */
     prt_events_broadcast_fn   broadcast;
     void                     *ctx;
+    prt_events_relay_fn       relay;           /* NULL: one node */
+    void                     *relay_ctx;
 } prt_events_conf_t;
 
 prt_events_t *prt_events_new(const prt_events_conf_t *conf);
@@ -69,6 +76,25 @@ void prt_events_publish_text(prt_events_t *ev, uint8_t stream, uint8_t kind,
  */
 void prt_events_publish_tail(prt_events_t *ev, uint8_t stream, uint8_t kind,
     const char *type, const uint8_t *job_id, const char *tail, size_t len);
+
+/*
+ * An event another node published (relay/): kept and broadcast here under
+ * a seq of this node, greater than the one it came with, so that every
+ * stream's seq increases in the order this node's subscribers see it,
+ * whichever node published each event (a job's events and its
+ * predictions' verifications may come from two). Its JSON's "seq" is
+ * rewritten to match.
+ */
+void prt_events_publish_relayed(prt_events_t *ev, const prt_event_hdr_t *hdr,
+    const char *json, size_t len);
+
+/*
+ * Events of other nodes may have been missed (the relay lost its
+ * connection, or a node dropped some): every stream's subscribers get an
+ * E_GAP error now, and a subscribe with a since before now, to a stream
+ * that existed then, is answered E_GAP.
+ */
+void prt_events_relay_lost(prt_events_t *ev);
 
 /*
  * The answer to a WebSocket subscribe, as lines of JSON (the worker sends

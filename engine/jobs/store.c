@@ -830,6 +830,16 @@ prt_store_pending_due(prt_store_t *s, MDB_txn *txn, int64_t due_ms,
                       due_fn, &d);
 }
 
+int
+prt_store_pending_own(prt_store_t *s, MDB_txn *txn, prt_pred_fn fn,
+    void *ctx)
+{
+    if (s->pg) {
+        return prt_store_pg_pending_own(s->pg, fn, ctx);
+    }
+    return prt_store_pending_due(s, txn, INT64_MAX, fn, ctx);
+}
+
 typedef struct {
     prt_store_t     *s;
     const uint8_t   *id;

@@ -182,6 +182,12 @@ int prt_store_each_prediction(prt_store_t *s, MDB_txn *txn, prt_pred_fn fn,
 int prt_store_pending_due(prt_store_t *s, MDB_txn *txn, int64_t due_ms,
     prt_pred_fn fn, void *ctx);
 
+/* The pending predictions of the jobs this node ran, oldest due first: on
+ * LMDB every pending one; on PostgreSQL those of jobs with this node's
+ * name (the node that ran a job moves its prices; the others hear them). */
+int prt_store_pending_own(prt_store_t *s, MDB_txn *txn, prt_pred_fn fn,
+    void *ctx);
+
 /* Stores the outcome of verified (or unverifiable) predictions: status,
  * was_correct, price_at_horizon, actual_return, pnl, verified_at_ms,
  * calibration_seq and, when unverifiable, verify_note; the other fields

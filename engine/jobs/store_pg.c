@@ -11,6 +11,7 @@
 #include <libpq-fe.h>
 
 #include "core/log.h"
+#include "core/pg.h"
 #include "jobs/store_pg.h"
 
 /* Connections kept idle for reuse: one per thread that uses the store at
@@ -101,19 +102,7 @@ pg_error(PGconn *c, const char *what)
 static PGconn *
 pg_connect(const char *conninfo)
 {
-    /* ours first: the operator's connection string overrides them */
-    const char *const  keys[] = {
-        "connect_timeout", "keepalives_idle", "keepalives_interval",
-        "keepalives_count", "tcp_user_timeout", "options",
-        "application_name", "dbname", NULL
-    };
-    const char *const  vals[] = {
-        "5", "5", "2", "3", "10000",
-        "-c statement_timeout=15000 -c lock_timeout=10000"
-        " -c idle_in_transaction_session_timeout=60000",
-        "pattern-rt-engine", conninfo, NULL
-    };
-    PGconn  *c = PQconnectdbParams(keys, vals, 1);
+    PGconn  *c = prt_pg_connect(conninfo, "pattern-rt-engine");
 
     if (c == NULL || PQstatus(c) != CONNECTION_OK) {
         pg_error(c, "connecting");
@@ -882,6 +871,18 @@ prt_store_pg_pending_due(prt_store_pg_t *pg, int64_t due_ms, prt_pred_fn fn,
     return walk_preds(pg, "SELECT rec FROM prt_predictions"
                       " WHERE pending AND due_ms <= $1 ORDER BY due_ms, id",
                       1, vals, NULL, NULL, fn, ctx);
+}
+
+int
+prt_store_pg_pending_own(prt_store_pg_t *pg, prt_pred_fn fn, void *ctx)
+{
+    const char  *vals[1] = { pg->node };
+
+    return walk_preds(pg, "SELECT p.rec FROM prt_predictions p"
+                      " JOIN prt_jobs j ON j.id = p.job"
+                      " WHERE p.pending AND j.node = $1"
+                      " ORDER BY p.due_ms, p.id", 1, vals, NULL, NULL, fn,
+                      ctx);
 }
 
 typedef struct {

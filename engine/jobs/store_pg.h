@@ -60,6 +60,8 @@ int prt_store_pg_each_prediction(prt_store_pg_t *pg, prt_pred_fn fn,
     void *ctx);
 int prt_store_pg_pending_due(prt_store_pg_t *pg, int64_t due_ms,
     prt_pred_fn fn, void *ctx);
+int prt_store_pg_pending_own(prt_store_pg_t *pg, prt_pred_fn fn,
+    void *ctx);
 int prt_store_pg_verify(prt_store_pg_t *pg, const prt_pred_rec_t *preds,
     size_t n);
 int prt_store_pg_verify_claimed(prt_store_pg_t *pg, prt_pred_rec_t *preds,

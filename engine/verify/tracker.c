@@ -141,7 +141,7 @@ load_txn(MDB_txn *txn, void *arg)
 {
     load_t  *l = arg;
 
-    return prt_store_pending_due(l->store, txn, INT64_MAX, load_one, l);
+    return prt_store_pending_own(l->store, txn, load_one, l);
 }
 
 /*

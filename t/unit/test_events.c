@@ -65,6 +65,7 @@ events_new(seen_t *s, size_t max_bytes, size_t per_stream, uint64_t start)
 {
     prt_events_conf_t  c;
 
+    memset(&c, 0, sizeof(c));
     c.max_bytes = max_bytes;
     c.max_per_stream = per_stream;
     c.run_started_ms = start;

@@ -239,6 +239,7 @@ phase_new(phase_t *p, world_t *w)
         return -1;
     }
 
+    memset(&ec, 0, sizeof(ec));
     ec.max_bytes = 1 << 20;
     ec.max_per_stream = 1000;
     ec.run_started_ms = prt_wall_ms();

@@ -211,6 +211,7 @@ main(void)
         printf("Bail out! loop, work queue or clock\n");
         return 1;
     }
+    memset(&ec, 0, sizeof(ec));
     ec.max_bytes = 1 << 20;
     ec.max_per_stream = 1000;
     ec.run_started_ms = prt_wall_ms();
