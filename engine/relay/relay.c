@@ -22,6 +22,8 @@
 #define RELAY_EVENT_MAX  ((size_t) PRT_RELAY_PARTS_MAX * (PRT_RELAY_PART_MAX - 4))
 /* senders whose parts may be coming at once */
 #define RELAY_PARTIALS   16
+/* events handed to the loop in one turn */
+#define RELAY_SLICE      4096
 /* between two attempts to connect */
 #define RECONNECT_MS    1000
 
@@ -68,6 +70,7 @@ struct prt_relay_s {
     uint64_t           parts_seen;
     int                wake_fd;        /* loop -> relay thread */
     prt_io_t           io;             /* relay thread -> loop */
+    msg_t             *heard;          /* the loop's: taken, not yet told */
 
     pthread_mutex_t    mu;             /* all below */
     queue_t            out, in;
@@ -159,35 +162,46 @@ prt_relay_send(prt_relay_t *r, const prt_event_hdr_t *hdr, const char *json,
     }
 }
 
-/* What the relay thread heard, handed to the events in its order. */
+/*
+ * What the relay thread heard, handed to the events in its order: at most
+ * RELAY_SLICE messages a turn of the loop (a burst of 100,000
+ * verifications would otherwise hold it for seconds), the rest at the
+ * next turns, woken again through the same eventfd.
+ */
 static void
 relay_io(prt_loop_t *loop, prt_io_t *io, uint32_t events)
 {
     prt_relay_t  *r = io->data;
     uint64_t      n;
-    msg_t        *m, *head;
+    msg_t        *m;
     int           lost;
 
     (void) !read(io->fd, &n, sizeof(n));
     pthread_mutex_lock(&r->mu);
-    head = queue_take(&r->in);
+    if (r->heard == NULL) {
+        r->heard = queue_take(&r->in);
+    }
     lost = r->in_lost;
     r->in_lost = 0;
     pthread_mutex_unlock(&r->mu);
 
-    for (m = head; m; m = m->next) {
+    for (n = 0; r->heard && n < RELAY_SLICE; n++) {
+        m = r->heard;
+        r->heard = m->next;
         if (m->kind == PRT_RELAY_EVENT) {
             r->conf.received(r->conf.ctx, &m->hdr, m->text, m->len);
         } else {
             r->conf.lost(r->conf.ctx);
         }
+        free(m);
     }
-    msgs_free(head);
     if (lost) {
         r->conf.lost(r->conf.ctx);
     }
+    if (r->heard) {
+        wake(io->fd);
+    }
 }
-
 
 /* ---- the relay thread ----------------------------------------------------- */
 
@@ -630,6 +644,7 @@ prt_relay_free(prt_relay_t *r)
     }
     msgs_free(r->out.head);
     msgs_free(r->in.head);
+    msgs_free(r->heard);
     if (r->wake_fd != -1) {
         close(r->wake_fd);
     }
