@@ -22,14 +22,7 @@
 #include <string.h>
 
 #include "relay/payload.h"
-
-#define CHECK(cond) do {                                                     \
-    if (!(cond)) {                                                           \
-        fprintf(stderr, "invariant failed: %s (%s:%d)\n", #cond, __FILE__,  \
-                __LINE__);                                                   \
-        abort();                                                             \
-    }                                                                        \
-} while (0)
+#include "fuzz_check.h"
 
 static void
 check_event(const prt_event_hdr_t *hdr, const char *json, size_t len,

@@ -24,14 +24,7 @@
 
 #include "pattern_rt_nytime.h"
 #include "ngx_http_pattern_rt_request.h"
-
-#define CHECK(cond) do {                                                     \
-    if (!(cond)) {                                                           \
-        fprintf(stderr, "invariant failed: %s (%s:%d)\n", #cond, __FILE__,  \
-                __LINE__);                                                   \
-        abort();                                                             \
-    }                                                                        \
-} while (0)
+#include "fuzz_check.h"
 
 enum {
     EP_SEARCH, EP_FE_HISTORICAL, EP_FE_REALTIME, EP_PRICES, EP_OHLC, EP_RUN,

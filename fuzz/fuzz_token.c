@@ -25,14 +25,7 @@
 #include <string.h>
 
 #include "pattern_rt_token.h"
-
-#define CHECK(cond) do {                                                     \
-    if (!(cond)) {                                                           \
-        fprintf(stderr, "invariant failed: %s (%s:%d)\n", #cond, __FILE__,  \
-                __LINE__);                                                   \
-        abort();                                                             \
-    }                                                                        \
-} while (0)
+#include "fuzz_check.h"
 
 #define FUZZ_NOW  INT64_C(1700000000)
 

@@ -21,14 +21,7 @@
 
 #include "ngx_http_pattern_rt_ws_frame.h"
 #include "../t/unit/utf8_oracle.h"
-
-#define CHECK(cond) do {                                                     \
-    if (!(cond)) {                                                           \
-        fprintf(stderr, "invariant failed: %s (%s:%d)\n", #cond, __FILE__,  \
-                __LINE__);                                                   \
-        abort();                                                             \
-    }                                                                        \
-} while (0)
+#include "fuzz_check.h"
 
 enum { EV_MORE = NGX_HTTP_PATTERN_RT_WS_NEED_MORE,
        EV_MSG = NGX_HTTP_PATTERN_RT_WS_MESSAGE,

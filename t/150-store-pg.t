@@ -116,6 +116,15 @@ sub start_nginx_b {
                "node b's nginx attached to its engine");
 }
 
+# Stops node b (its nginx, then its engine); what nginx's stop found wrong.
+sub stop_node_b {
+    my @problems = $NGINX_B->stop;
+    $NGINX_B = undef;
+    stop_process($NODE_B, 'TERM', 10);
+    $NODE_B = undef;
+    return @problems;
+}
+
 # GET through node b's nginx: { code, body }.
 sub get_b {
     my ($path) = @_;
@@ -456,10 +465,7 @@ our @PATHS = ("/job/$ID6", "/job/$ID6/results?limit=10000", '/history',
               '/performance', '/performance?period=all&horizon=10');
 our %A = map { $_ => call_api('GET', PRT . $_) } @PATHS;
 our %B = map { $_ => get_b(PRT . $_) } @PATHS;
-our @B_PROBLEMS = $NGINX_B->stop;
-$NGINX_B = undef;
-stop_process($NODE_B, 'TERM', 10);
-$NODE_B = undef;
+our @B_PROBLEMS = stop_node_b();
 --- request
 GET /health
 --- post_request
@@ -508,10 +514,7 @@ our $B1 = wait_until(sub {
     $n > $B0 ? $n : undef;
 }, 30, "node b to ingest the mirrored bars");
 our $A1 = health()->{feed}{bars_ingested};
-our @B_PROBLEMS7 = $NGINX_B->stop;
-$NGINX_B = undef;
-stop_process($NODE_B, 'TERM', 10);
-$NODE_B = undef;
+our @B_PROBLEMS7 = stop_node_b();
 --- request
 GET /health
 --- post_request
@@ -654,10 +657,7 @@ our $LEFT = $PG->psql($db, "SELECT count(*) FROM prt_predictions"
 # every verification, whichever node stored it, on each node's channel
 our %VER = (a => [verifications_of($SUB_A, $DUE)],
             b => [verifications_of($SUB_B, $DUE)]);
-our @B_PROBLEMS10 = $NGINX_B->stop;
-$NGINX_B = undef;
-stop_process($NODE_B, 'TERM', 10);
-$NODE_B = undef;
+our @B_PROBLEMS10 = stop_node_b();
 engine_config(data => "$FIXTURES/demo", clock => $CLOCK,
               args => ['--scan_chunk', 4]);
 --- request
@@ -787,10 +787,7 @@ our $WANT13 = scalar @bad;
 wait_until(sub { health_b()->{relay}{refused_in} >= $H0->{relay}{refused_in} + $WANT13 },
            30, 'node b to read the notifications');
 our $H1 = health_b();
-our @B_PROBLEMS13 = $NGINX_B->stop;
-$NGINX_B = undef;
-stop_process($NODE_B, 'TERM', 10);
-$NODE_B = undef;
+our @B_PROBLEMS13 = stop_node_b();
 --- request
 GET /health
 --- post_request

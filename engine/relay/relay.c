@@ -95,7 +95,7 @@ queue_push(queue_t *q, msg_t *m)
         q->head = m;
     }
     q->tail = m;
-    q->bytes += m->len;
+    q->bytes += sizeof(*m) + m->len;    /* many small ones are bounded too */
 }
 
 static msg_t *
@@ -143,7 +143,7 @@ prt_relay_send(prt_relay_t *r, const prt_event_hdr_t *hdr, const char *json,
     }
     pthread_mutex_lock(&r->mu);
     if (n == 0 || n > RELAY_EVENT_MAX
-        || r->out.bytes + n > r->conf.max_bytes)
+        || r->out.bytes + sizeof(*m) + n > r->conf.max_bytes)
     {
         /* unsendable, or no room: the others must know */
         r->refused += n == 0 || n > RELAY_EVENT_MAX;
@@ -225,7 +225,13 @@ hand_over(prt_relay_t *r, int kind, const prt_event_hdr_t *hdr,
     msg_t  *m = malloc(sizeof(*m) + len + 1);
 
     pthread_mutex_lock(&r->mu);
-    if (m == NULL || r->in.bytes + len > r->conf.max_bytes) {
+    if (kind == PRT_RELAY_GAP && r->in.tail
+        && r->in.tail->kind == PRT_RELAY_GAP)
+    {
+        free(m);                       /* one gap tells what two would */
+    } else if (m == NULL
+               || r->in.bytes + sizeof(*m) + len > r->conf.max_bytes)
+    {
         r->dropped_in++;
         r->in_lost = 1;
         free(m);
