@@ -21,6 +21,7 @@
 #include "core/version.h"
 #include "index/faiss.h"
 #include "jobs/store_pg.h"
+#include "verify/heard.h"
 #include "serve.h"
 
 static void
@@ -214,6 +215,50 @@ seed_cmp(const void *a, const void *b)
     return (x->id > y->id) - (x->id < y->id);
 }
 
+static int
+id_cmp(const void *a, const void *b)
+{
+    uint64_t  x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+
+    return (x > y) - (x < y);
+}
+
+static void
+loaded_ids_expire(prt_loop_t *loop, prt_timer_t *timer)
+{
+    prt_engine_t  *e = timer->data;
+
+    free(e->calib_loaded);
+    e->calib_loaded = NULL;
+    e->calib_loaded_n = 0;
+}
+
+/*
+ * With other nodes: the relay listens from before the calibration's read,
+ * so a verification another node committed before that read may still be
+ * heard after it. Its id is then among those read: kept sorted for the
+ * first minute, by which time every notification sent before the read
+ * has come (the relay sends within milliseconds of a commit).
+ */
+static int
+keep_loaded_ids(prt_engine_t *e, const calib_seeds_t *seeds)
+{
+    e->calib_loaded = malloc((seeds->n ? seeds->n : 1) * sizeof(uint64_t));
+    if (e->calib_loaded == NULL) {
+        prt_error("calibration: out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < seeds->n; i++) {
+        e->calib_loaded[i] = seeds->v[i].id;
+    }
+    e->calib_loaded_n = seeds->n;
+    qsort(e->calib_loaded, seeds->n, sizeof(uint64_t), id_cmp);
+    e->calib_loaded_timer.handler = loaded_ids_expire;
+    e->calib_loaded_timer.data = e;
+    prt_timer_start(e->loop, &e->calib_loaded_timer, 60000);
+    return 0;
+}
+
 /*
  * The calibration follows the store: rebuilt at start from every verified
  * prediction in verification order, so the sequence continues where it
@@ -243,6 +288,9 @@ engine_open_calibration(prt_engine_t *e)
                                 seeds.v[i].verified_at_ms, seeds.v[i].prob_up,
                                 seeds.v[i].actual_return);
     }
+    if (rc == 0 && e->relay) {
+        rc = keep_loaded_ids(e, &seeds);
+    }
     free(seeds.v);
     if (rc != 0) {
         return -1;
@@ -271,13 +319,42 @@ relay_event(void *ctx, const prt_event_hdr_t *hdr, const char *json,
     }
 }
 
-/* the other nodes -> events */
+/* Another node's verification -> the calibrator, as this node's own
+ * passes feed it: every node's map is fitted on every node's outcomes. */
+static void
+calibrate_heard(prt_engine_t *e, const char *json, size_t len)
+{
+    prt_heard_t  h;
+
+    if (prt_heard_parse(json, len, &h) != 1
+        || (e->calib_loaded
+            && bsearch(&h.id, e->calib_loaded, e->calib_loaded_n,
+                       sizeof(uint64_t), id_cmp) != NULL))
+    {
+        return;
+    }
+    if (prt_calibrator_add(e->calib, h.horizon_idx, h.verified_at_ms,
+                           h.prob_up, h.actual_return) != 0)
+    {
+        prt_error("calibration: out of memory: another node's verification "
+                  "of prediction %llu is not counted",
+                  (unsigned long long) h.id);
+    }
+}
+
+/* the other nodes -> events (and the verifications channel, which carries
+ * each verification once, -> the calibrator) */
 static void
 relayed_event(void *ctx, const prt_event_hdr_t *hdr, const char *json,
     size_t len)
 {
     prt_engine_t  *e = ctx;
 
+    if (hdr->kind == PRT_EVENT_VERIFICATION
+        && hdr->stream == PRT_STREAM_VERIFICATIONS)
+    {
+        calibrate_heard(e, json, len);
+    }
     prt_events_publish_relayed(e->events, hdr, json, len);
 }
 
@@ -397,8 +474,11 @@ engine_open_jobs(prt_engine_t *e)
     prt_verifier_conf_t  vc;
     int                  rc;
 
+    /* the relay listens before the calibration reads (keep_loaded_ids) */
     rc = engine_open_store(e);
-    if (rc != 0 || engine_open_calibration(e) != 0) {
+    if (rc != 0 || engine_open_relay(e) != 0
+        || engine_open_calibration(e) != 0)
+    {
         return -1;
     }
     memset(&ec, 0, sizeof(ec));
@@ -410,7 +490,7 @@ engine_open_jobs(prt_engine_t *e)
     ec.relay = relay_event;
     ec.relay_ctx = e;
     e->events = prt_events_new(&ec);
-    if (e->events == NULL || engine_open_relay(e) != 0) {
+    if (e->events == NULL) {
         return -1;
     }
     jobs_conf(e, &jc);
@@ -500,6 +580,7 @@ done:
     prt_workq_free(e.workq);          /* joins: no task touches what follows */
     prt_jobs_free(e.jobs);
     prt_relay_free(e.relay);          /* joins: nothing relayed after */
+    free(e.calib_loaded);
     prt_events_free(e.events);
     prt_tracker_free(e.tracker);
     prt_store_close(e.store);

@@ -125,6 +125,22 @@ sub stop_node_b {
     return @problems;
 }
 
+# A job run through node b's nginx, once it has ended: GET /job's answer.
+sub job_on_b {
+    my ($body) = @_;
+
+    my $ua = LWP::UserAgent->new(timeout => 30, keep_alive => 0);
+    my $res = $ua->post("http://127.0.0.1:$NGINX_B->{port}" . PRT . '/run',
+                        'Content-Type' => 'application/json',
+                        Content => JSON::PP::encode_json($body));
+    die 'POST /run on node b: ' . $res->code . "\n" unless $res->code == 202;
+    my $id = JSON::PP::decode_json($res->content)->{job_id};
+    return wait_until(sub {
+        my $j = JSON::PP::decode_json(get_b(PRT . "/job/$id?limit=10000")->{body});
+        $j->{status} eq 'running' ? undef : $j;
+    }, 60, "node b's job $id");
+}
+
 # GET through node b's nginx: { code, body }.
 sub get_b {
     my ($path) = @_;
@@ -657,6 +673,10 @@ our $LEFT = $PG->psql($db, "SELECT count(*) FROM prt_predictions"
 # every verification, whichever node stored it, on each node's channel
 our %VER = (a => [verifications_of($SUB_A, $DUE)],
             b => [verifications_of($SUB_B, $DUE)]);
+# the same scan on both nodes, now that each has heard the other's
+# verifications: each node's calibration map is fitted on both nodes' outcomes
+our %CAL = (a => wait_job(run_job({ symbols => \@TICKERS, horizon => 10 })->{job_id}),
+            b => job_on_b({ symbols => \@TICKERS, horizon => 10 }));
 our @B_PROBLEMS10 = stop_node_b();
 engine_config(data => "$FIXTURES/demo", clock => $CLOCK,
               args => ['--scan_chunk', 4]);
@@ -679,6 +699,16 @@ for my $n (qw(a b)) {
 is_deeply([map { without_seq($_) } @{ $VER{b} }],
           [map { without_seq($_) } @{ $VER{a} }],
           'the same events on both nodes (their seq aside)');
+my %calibrated = map {
+    my $n = $_;
+    ($n => { map { $_->{symbol} => $_->{prob_up_calibrated} } @{ $CAL{$n}{results} } });
+} qw(a b);
+ok(keys %{ $calibrated{a} } > 0, 'the scan on node a has results');
+is_deeply($calibrated{b}, $calibrated{a},
+          'the same scan on both nodes: the same prob_up_calibrated, each '
+          . "node's map fitted on both nodes' verifications");
+ok((grep { $_ != 0.5 } values %{ $calibrated{a} }),
+   'and the maps are fitted on something (not all 0.5)');
 ok(!@B_PROBLEMS10, "node b's nginx stopped cleanly") or diag("@B_PROBLEMS10");
 
 === TEST 11: a job on node a: its events reach node b's subscribers, live and replayed

@@ -42,6 +42,10 @@ typedef struct prt_engine_s {
     prt_verifier_t  *verifier;
     prt_events_t    *events;
     prt_relay_t     *relay;           /* other nodes' events: NULL on LMDB */
+    uint64_t        *calib_loaded;    /* ids the calibration read at start,
+                                         sorted: heard again, not counted */
+    size_t           calib_loaded_n;
+    prt_timer_t      calib_loaded_timer;
     prt_tracker_t   *tracker;
     prt_calibrator_t *calib;          /* prob_up_calibrated, walk-forward */
     uint64_t         bars_ingested;

@@ -1,7 +1,8 @@
 /*
  * relay/: the text an event crosses between nodes in (relay/payload.h),
- * its parts, and what events/ does with an event of another node and with
- * a gap (docs/scale-out.md, "Events across nodes"). Expected payloads are
+ * its parts, what events/ does with an event of another node and with a
+ * gap, and another node's verification read back for the calibrator
+ * (verify/heard.h) (docs/scale-out.md, "Events across nodes"). Expected payloads are
  * written out by hand from the format, not produced by the code tested.
  */
 #include <stdint.h>
@@ -14,6 +15,7 @@
 #include "core/loop.h"
 #include "events/events.h"
 #include "relay/payload.h"
+#include "verify/heard.h"
 
 static const char  JOB[] = "00112233-4455-4677-8899-aabbccddeeff";
 
@@ -283,6 +285,50 @@ test_events_of_other_nodes(void)
     prt_events_free(ev);
 }
 
+/* Another node's verification, read back for the calibrator. */
+static void
+test_heard(void)
+{
+    prt_heard_t  h;
+    const char  *verified = "{\"type\":\"verification\",\"seq\":9,"
+        "\"data\":{\"id\":77,\"horizon\":15,\"prob_up\":0.615,"
+        "\"actual_return\":-0.25,\"verified_at\":\"2024-01-08T17:00:00.250Z\","
+        "\"verification\":\"verified\"}}";
+    const char  *unverifiable = "{\"data\":{\"id\":78,\"horizon\":15,"
+        "\"prob_up\":0.5,\"actual_return\":null,\"verified_at\":null,"
+        "\"verification\":\"unverifiable\"}}";
+    static const char *const bad[] = {
+        "", "{", "[]", "{\"data\":1}",
+        "{\"data\":{\"id\":1,\"horizon\":15,\"prob_up\":0.5,"
+        "\"actual_return\":0,\"verified_at\":\"2024-01-08T17:00:00Z\","
+        "\"verification\":\"pending\"}}",
+        "{\"data\":{\"id\":1,\"horizon\":11,\"prob_up\":0.5,"
+        "\"actual_return\":0,\"verified_at\":\"2024-01-08T17:00:00Z\","
+        "\"verification\":\"verified\"}}",
+        "{\"data\":{\"id\":1,\"horizon\":15,\"prob_up\":0.5,"
+        "\"actual_return\":null,\"verified_at\":\"2024-01-08T17:00:00Z\","
+        "\"verification\":\"verified\"}}",
+        "{\"data\":{\"id\":1,\"horizon\":15,\"prob_up\":0.5,"
+        "\"actual_return\":0,\"verified_at\":\"yesterday\","
+        "\"verification\":\"verified\"}}",
+        "{\"data\":{\"id\":\"1\",\"horizon\":15,\"prob_up\":0.5,"
+        "\"actual_return\":0,\"verified_at\":\"2024-01-08T17:00:00Z\","
+        "\"verification\":\"verified\"}}",
+    };
+
+    is_int(prt_heard_parse(verified, strlen(verified), &h), 1,
+           "a verified prediction");
+    ok(h.id == 77 && h.horizon_idx == 10 && h.prob_up == 0.615
+       && h.actual_return == -0.25 && h.verified_at_ms == 1704733200250LL,
+       "its id, horizon index (15 min: 10), raw prob_up, return, time");
+    is_int(prt_heard_parse(unverifiable, strlen(unverifiable), &h), 0,
+           "an unverifiable one: nothing to calibrate on");
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        is_int(prt_heard_parse(bad[i], strlen(bad[i]), &h), -1,
+               "refused: %s", bad[i]);
+    }
+}
+
 int
 main(void)
 {
@@ -290,5 +336,6 @@ main(void)
     test_refused();
     test_parts();
     test_events_of_other_nodes();
+    test_heard();
     return done_testing();
 }
