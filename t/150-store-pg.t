@@ -734,6 +734,7 @@ our @ALL11 = replay_events($NGINX_B->{port},
                            sub { $_[0]{type} eq 'job_complete' },
                            job_id => $RUN11->{job_id});
 our $RELAY_A = health()->{relay};
+our $STORE_A = health()->{store};
 our $RELAY_B = JSON::PP::decode_json(get_b('/health')->{body})->{relay};
 --- request
 GET /health
@@ -750,6 +751,8 @@ ok($RELAY_A->{sent} >= @events, "node a sent its events ($RELAY_A->{sent})");
 ok($RELAY_B->{received} >= @events, "node b received them ($RELAY_B->{received})");
 is($RELAY_B->{dropped_in} + $RELAY_A->{dropped_out} + $RELAY_B->{refused_in}, 0,
    'none dropped or refused');
+is($STORE_A->{backend}, 'postgresql', '/health store.backend: postgresql');
+ok(!exists $STORE_A->{map_bytes}, 'without LMDB map sizes');
 
 === TEST 12: node b's relay connection killed: E_GAP to its subscribers, then events again
 --- config

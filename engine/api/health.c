@@ -86,13 +86,16 @@ store_json(prt_engine_t *e, prt_json_t *j)
         return;
     }
     prt_json_open(j);
+    prt_json_kstr(j, "backend", st.lmdb ? "lmdb" : "postgresql");
     prt_json_kuint(j, "jobs", st.jobs);
     prt_json_kuint(j, "predictions", st.predictions);
     prt_json_kuint(j, "pending", st.pending);
     prt_json_kuint(j, "failures", st.failures);
-    prt_json_kuint(j, "map_bytes", st.kv.map_size);
-    prt_json_kuint(j, "map_max_bytes", st.kv.map_max);
-    prt_json_kuint(j, "used_bytes", st.kv.used_bytes);
+    if (st.lmdb) {                    /* PostgreSQL has no map */
+        prt_json_kuint(j, "map_bytes", st.kv.map_size);
+        prt_json_kuint(j, "map_max_bytes", st.kv.map_max);
+        prt_json_kuint(j, "used_bytes", st.kv.used_bytes);
+    }
     prt_json_close(j);
 }
 

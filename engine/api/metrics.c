@@ -114,7 +114,7 @@ store_metrics(prt_engine_t *e, prt_text_t *t)
                     "largest LMDB map size allowed, by store");
     prt_text_family(t, "pattern_rt_lmdb_used_bytes", "gauge",
                     "LMDB pages in use, bytes, by store");
-    if (have_st) {
+    if (have_st && st.lmdb) {          /* PostgreSQL has no map */
         kv_metrics(t, "store", &st.kv);
     }
     if (have_bs) {

@@ -1149,6 +1149,7 @@ prt_store_stats(prt_store_t *s, prt_store_stats_t *st)
     st->predictions = st->kv.db[DB_PREDICTIONS].entries;
     st->pending = st->kv.db[DB_PENDING].entries;
     st->failures = st->kv.db[DB_FAILURES].entries;
+    st->lmdb = 1;
     return 0;
 }
 

@@ -218,6 +218,7 @@ typedef struct {
     uint64_t        predictions;
     uint64_t        pending;
     uint64_t        failures;
+    int             lmdb;              /* kv holds the LMDB figures */
     prt_kv_stats_t  kv;
 } prt_store_stats_t;
 
