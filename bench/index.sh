@@ -13,7 +13,8 @@
 #      request at a time (wrk -c1) over 1,000 different queries: p50/p99.
 #
 #   bench/index.sh       BENCH_REUSE=1 reuses an existing build instead of
-#                        rebuilding; BENCH_TICKERS (10000), BENCH_DAYS (8),
+#                        rebuilding; BENCH_FACTORY (build-index's default),
+#                        BENCH_TICKERS (10000), BENCH_DAYS (8),
 #                        BENCH_DIR (var/bench), BUILD, PORT, NGINX
 #
 # Needs `make` first. The data set is shared with bench/scan.sh and

@@ -263,11 +263,16 @@ bench_flat() {
     scan_day=$(basename "$f" .csv.gz)
 }
 
-index_stamp() {
+day_stamp() {
     echo "$(flat_stamp); $("$engine" --version)"
 }
 
-# build_history_index: the >= 10M-pattern index, timed; the output of
+index_stamp() {
+    echo "$(day_stamp)${BENCH_FACTORY:+; $BENCH_FACTORY}"
+}
+
+# build_history_index: the >= 10M-pattern index (BENCH_FACTORY: another
+# index kind than build-index's default), timed; the output of
 # build-index and of /usr/bin/time -v is kept in index-data.log for
 # bench/index.sh
 build_history_index() {
@@ -276,10 +281,10 @@ build_history_index() {
     {
         say "date:    $(date -u '+%Y-%m-%d %H:%M UTC')"
         say "load:    $(load_avg) (1/5/15 min, before the build)"
-        say "run:     /usr/bin/time -v $engine build-index --data $bench_dir/history --out $out"
+        say "run:     /usr/bin/time -v $engine build-index --data $bench_dir/history --out $out${BENCH_FACTORY:+ --factory $BENCH_FACTORY}"
     } > "$log"
     /usr/bin/time -v "$engine" build-index --data "$bench_dir/history" \
-        --out "$out" >> "$log" 2>&1 \
+        --out "$out" ${BENCH_FACTORY:+--factory "$BENCH_FACTORY"} >> "$log" 2>&1 \
         || { tail -n 30 "$log" >&2; die "build-index failed (log: $log)"; }
     say "load:    $(load_avg) (1/5/15 min, after the build)" >> "$log"
     index_stamp > "$bench_dir/index-data.stamp"
@@ -292,7 +297,7 @@ build_scan_day() {
     "$engine" build-index --data "$bench_dir/scanday" --out "$out" \
         --factory Flat > "$bench_dir/day-data.log" 2>&1 \
         || { tail -n 20 "$bench_dir/day-data.log" >&2; die "build-index of the scan day failed"; }
-    index_stamp > "$bench_dir/day-data.stamp"
+    day_stamp > "$bench_dir/day-data.stamp"
 }
 
 # bench_data [rebuild]: everything above, built when missing or made from
@@ -305,7 +310,7 @@ bench_data() {
         say "data:    building the index of $bench_dir/history (minutes)"
         build_history_index
     fi
-    if [ "$(cat "$bench_dir/day-data.stamp" 2>/dev/null)" != "$(index_stamp)" ]; then
+    if [ "$(cat "$bench_dir/day-data.stamp" 2>/dev/null)" != "$(day_stamp)" ]; then
         build_scan_day
     fi
 }
