@@ -21,12 +21,15 @@
 typedef struct pass_s  pass_t;
 
 /*
- * Memory a pass works in: its records and its sort keys. A pass of
+ * Memory a pass works in: its records and its grouping. A pass of
  * 100,000 reads about 30 MB of records, and each 4 kB page of a fresh
- * allocation costs a page fault (a tenth of the pass on a virtual
- * machine), so the verifier keeps the regions between passes (they run
- * one at a time: a pass owns them until it is freed) and asks for huge
- * pages (MADV_HUGEPAGE, a hint), 2 MB a fault.
+ * allocation costs a page fault (12-17 us each on a virtual machine), so
+ * the verifier keeps the regions between passes (they run one at a time:
+ * a pass owns them until it is freed), asks for huge pages (MADV_HUGEPAGE,
+ * a hint), 2 MB a fault, and gives back after each pass only the pages
+ * beyond what it used: memory follows the last pass, and a pass like the
+ * one before finds its pages ready. At start, when predictions are due
+ * already, the first pass's are made ready (prt_verifier_prepare).
  */
 typedef struct {
     void    *p;
@@ -121,6 +124,12 @@ now_us(void)
 
 /* ---- the pass (worker thread) ------------------------------------------- */
 
+static size_t
+region_round(size_t bytes)
+{
+    return (bytes + PRT_REGION_ALIGN - 1) & ~(PRT_REGION_ALIGN - 1);
+}
+
 /* Room for at least bytes; what it held stays (it may move). */
 static int
 region_reserve(region_t *r, size_t bytes)
@@ -131,7 +140,7 @@ region_reserve(region_t *r, size_t bytes)
     if (bytes <= r->bytes) {
         return 0;
     }
-    want = (want + PRT_REGION_ALIGN - 1) & ~(PRT_REGION_ALIGN - 1);
+    want = region_round(want);
     p = r->p ? mremap(r->p, r->bytes, want, MREMAP_MAYMOVE)
              : mmap(NULL, want, PROT_READ | PROT_WRITE,
                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -150,19 +159,32 @@ region_reserve(region_t *r, size_t bytes)
 
 /*
  * Room for bytes, its pages faulted in now: at start, so that the first
- * pass does not spend a tenth of itself on the kernel zeroing pages.
+ * pass does not spend a tenth of itself on the kernel clearing pages.
  */
 static void
 region_populate(region_t *r, size_t bytes)
 {
-    if (region_reserve(r, bytes) != 0) {
+    if (bytes == 0 || region_reserve(r, bytes) != 0) {
         return;                         /* a pass will try again */
     }
-    if (madvise(r->p, r->bytes, MADV_POPULATE_WRITE) != 0) {
+    bytes = region_round(bytes);
+    if (madvise(r->p, bytes, MADV_POPULATE_WRITE) != 0) {
         /* before Linux 5.14: touch each page */
-        for (size_t off = 0; off < r->bytes; off += 4096) {
+        for (size_t off = 0; off < bytes; off += 4096) {
             ((volatile char *) r->p)[off] = 0;
         }
+    }
+}
+
+/* The pages past the first `used` bytes go back to the kernel (the
+ * addresses stay: a later pass faults them in again). */
+static void
+region_trim(region_t *r, size_t used)
+{
+    size_t  keep = region_round(used);
+
+    if (r->p && keep < r->bytes) {
+        (void) madvise((char *) r->p + keep, r->bytes - keep, MADV_DONTNEED);
     }
 }
 
@@ -637,6 +659,8 @@ publish_tails(prt_events_t *ev, const prt_pred_rec_t *p, const char *text,
 static void
 pass_free(pass_t *t)
 {
+    region_trim(&t->recs, t->due.n * sizeof(prt_pred_rec_t));
+    region_trim(&t->keys, t->due.n ? walk_bytes(t->due.n) : 0);
     t->v->recs = t->recs;
     t->v->keys = t->keys;
     free(t->tails);
@@ -801,16 +825,11 @@ prt_verifier_t *
 prt_verifier_new(const prt_verifier_conf_t *conf)
 {
     prt_verifier_t  *v = calloc(1, sizeof(*v));
-    size_t           n;
 
     if (v == NULL) {
         return NULL;
     }
     v->conf = *conf;
-    /* a pass of verify_batch finds its memory ready (region_t) */
-    n = conf->batch < PRT_RESERVE_MAX ? conf->batch : PRT_RESERVE_MAX;
-    region_populate(&v->recs, n * sizeof(prt_pred_rec_t));
-    region_populate(&v->keys, walk_bytes(n));
     v->timer.handler = verifier_timer;
     v->timer.data = v;
     v->publish_timer.handler = publish_timer;
@@ -831,6 +850,17 @@ prt_verifier_free(prt_verifier_t *v)
         region_free(&v->recs);
         region_free(&v->keys);
         free(v);
+    }
+}
+
+void
+prt_verifier_prepare(prt_verifier_t *v, size_t n)
+{
+    n = n < v->conf.batch ? n : v->conf.batch;
+    n = n < PRT_RESERVE_MAX ? n : PRT_RESERVE_MAX;
+    if (n && !v->running) {
+        region_populate(&v->recs, n * sizeof(prt_pred_rec_t));
+        region_populate(&v->keys, walk_bytes(n));
     }
 }
 
