@@ -13,9 +13,9 @@
 #      100,000 are due (state written by bench/verify_state.c through the
 #      engine's own stores): the pass on its worker thread (read, verify,
 #      commit: /health max_pass_ms and the engine's debug line, which also
-#      gives the time its events took to render), the longest /health
-#      answer while the loop thread publishes those events, and the commit
-#      alone, timed on a copy of the state;
+#      gives each phase's time and the time its events took to render),
+#      the longest /health answer while the loop thread publishes those
+#      events, and the commit alone, timed on a copy of the state;
 #   3. GET /performance?period=all over 1,000,000 predictions (100,000 and
 #      1,000,000 of them verified) through nginx, RUNS times each.
 #
@@ -187,7 +187,7 @@ for _ in $(seq 3000); do
 done
 json '"         pass (worker thread): max_pass_ms %s; verified %d, pending now %d" % (j["verification"]["max_pass_ms"], j["verification"]["verified"], j["store"]["pending"])' \
     < "$work/health.json"
-grep -o 'verified [0-9]* predictions ([0-9]* checked) in [0-9]* us, events rendered in [0-9]* us' \
+grep -o 'verified [0-9]* predictions ([0-9]* checked) in [0-9]* us, events rendered in [0-9]* us.*' \
     "$work/logs/engine.log" | head -n 1 | sed 's/^/         engine log: /'
 say "         slowest /health answer meanwhile (events published on the loop thread): $(echo "$slowest" | awk '{ printf "%.0f ms", $1 * 1000 }')"
 echo

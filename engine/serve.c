@@ -472,6 +472,7 @@ engine_open_jobs(prt_engine_t *e)
     prt_events_conf_t    ec;
     prt_jobs_conf_t      jc;
     prt_verifier_conf_t  vc;
+    size_t               due;
     int                  rc;
 
     /* the relay listens before the calibration reads (keep_loaded_ids) */
@@ -501,12 +502,13 @@ engine_open_jobs(prt_engine_t *e)
     if (e->verifier == NULL || e->tracker == NULL) {
         return -1;
     }
-    if (prt_tracker_load(e->tracker, e->store) != 0) {
+    if (prt_tracker_load(e->tracker, e->store, &due) != 0) {
         prt_error("reading the open predictions: %s", prt_kv_errmsg());
         return -1;
     }
     prt_info("%zu open predictions tracked for price updates",
              prt_tracker_open(e->tracker));
+    prt_verifier_prepare(e->verifier, due);
     return 0;
 }
 

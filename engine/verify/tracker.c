@@ -123,6 +123,7 @@ typedef struct {
     prt_tracker_t  *t;
     prt_store_t    *store;
     int64_t         now_ms;
+    size_t          due;
 } load_t;
 
 static int
@@ -132,6 +133,8 @@ load_one(const prt_pred_rec_t *p, void *arg)
 
     if (p->due_ms > l->now_ms) {
         prt_tracker_add(l->t, p, 1);
+    } else {
+        l->due++;
     }
     return 0;
 }
@@ -152,11 +155,13 @@ load_txn(MDB_txn *txn, void *arg)
  * symbol drops the ones its time has passed, as for live ones).
  */
 int
-prt_tracker_load(prt_tracker_t *t, prt_store_t *store)
+prt_tracker_load(prt_tracker_t *t, prt_store_t *store, size_t *due)
 {
-    load_t  l = { t, store, prt_clock_now_ms(t->clock) };
+    load_t  l = { t, store, prt_clock_now_ms(t->clock), 0 };
+    int     rc = prt_store_read(store, load_txn, &l);
 
-    return prt_store_read(store, load_txn, &l);
+    *due = l.due;
+    return rc;
 }
 
 

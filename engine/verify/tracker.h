@@ -25,9 +25,10 @@ void prt_tracker_free(prt_tracker_t *t);
 void prt_tracker_add(prt_tracker_t *t, const prt_pred_rec_t *preds, size_t n);
 
 /* After a start: every prediction of the store's `pending` ordering (the
- * open ones of an earlier run). Returns 0, or -1 when the store could not
- * be read. */
-int prt_tracker_load(prt_tracker_t *t, prt_store_t *store);
+ * open ones of an earlier run); *due counts the others, already due (the
+ * verifier's first pass). Returns 0, or -1 when the store could not be
+ * read. */
+int prt_tracker_load(prt_tracker_t *t, prt_store_t *store, size_t *due);
 
 /* A bar of symbol closed at price: updates for its open predictions;
  * those whose horizon has passed are dropped. */

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "clock/calendar.h"
@@ -19,11 +20,45 @@
 
 typedef struct pass_s  pass_t;
 
+/*
+ * Memory a pass works in: its records and its grouping. A pass of
+ * 100,000 reads about 30 MB of records, and each 4 kB page of a fresh
+ * allocation costs a page fault (12-17 us each on a virtual machine), so
+ * the verifier keeps the regions between passes (they run one at a time:
+ * a pass owns them until it is freed), asks for huge pages (MADV_HUGEPAGE,
+ * a hint), 2 MB a fault, and gives back after each pass only the pages
+ * beyond what it used: memory follows the last pass, and a pass like the
+ * one before finds its pages ready. At start, when predictions are due
+ * already, the first pass's are made ready (prt_verifier_prepare).
+ */
+typedef struct {
+    void    *p;
+    size_t   bytes;
+} region_t;
+
+/* The walk's memory in the keys region, n = due.n. */
+typedef struct {
+    uint32_t    *order;         /* n: due positions in walk order */
+    uint32_t    *sym;           /* n: each record's symbol number */
+    uint32_t    *start;         /* n + 1: counts, then where each begins */
+    uint8_t     *judged;        /* n: verified or unverifiable this pass */
+    uint32_t    *slots;         /* cap, a power of two >= 2n: the hash
+                                   table, 0 or 1 + the first due position
+                                   of a symbol */
+    size_t       cap;
+} walk_t;
+
+#define PRT_REGION_ALIGN  ((size_t) 2 << 20)
+/* records reserved at once: more grow the region as they are read */
+#define PRT_RESERVE_MAX   ((size_t) 1 << 18)
+
 struct prt_verifier_s {
     prt_verifier_conf_t  conf;
     prt_timer_t     timer;
     prt_timer_t     publish_timer;
     pass_t         *publishing;       /* its events are going out */
+    region_t        recs;             /* between passes: their memory */
+    region_t        keys;
     int             running;          /* a pass is on a worker thread or
                                          publishing */
     int             again;            /* run another when it returns */
@@ -53,13 +88,20 @@ struct pass_s {
     int64_t           grace_ms;
     size_t            limit;
     uint64_t          seq[PRT_N_HORIZONS];  /* last calibration_seq given */
-    prt_pred_list_t   due;            /* read from the pending ordering */
-    prt_pred_list_t   out;            /* verified or unverifiable */
+    region_t          recs;           /* due's records */
+    region_t          keys;           /* walk's memory */
+    walk_t            walk;           /* in keys */
+    prt_pred_list_t   due;            /* read from the pending ordering, in
+                                         its order (due time, id) */
+    prt_pred_list_t   out;            /* verified or unverifiable: the
+                                         prefix of due they are moved to,
+                                         still in due order */
     int               full;           /* the pass stopped at its limit */
     int               rc;
     int               unrendered;     /* stored, events not rendered */
     char              err[256];
     uint64_t          us;             /* read, verify and commit */
+    uint64_t          read_us, sort_us, verify_us, commit_us;  /* its parts */
     uint64_t          render_us;      /* the events' text */
     tails_t          *tails;          /* one per out */
     char             *text;
@@ -82,6 +124,92 @@ now_us(void)
 
 /* ---- the pass (worker thread) ------------------------------------------- */
 
+static size_t
+region_round(size_t bytes)
+{
+    return (bytes + PRT_REGION_ALIGN - 1) & ~(PRT_REGION_ALIGN - 1);
+}
+
+/* Room for at least bytes; what it held stays (it may move). */
+static int
+region_reserve(region_t *r, size_t bytes)
+{
+    void    *p;
+    size_t   want = r->bytes * 2 > bytes ? r->bytes * 2 : bytes;
+
+    if (bytes <= r->bytes) {
+        return 0;
+    }
+    want = region_round(want);
+    p = r->p ? mremap(r->p, r->bytes, want, MREMAP_MAYMOVE)
+             : mmap(NULL, want, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        return -1;
+    }
+    (void) madvise(p, want, MADV_HUGEPAGE);   /* 4 kB pages without it */
+    r->p = p;
+    r->bytes = want;
+    return 0;
+}
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE  23
+#endif
+
+/*
+ * Room for bytes, its pages faulted in now: at start, so that the first
+ * pass does not spend a tenth of itself on the kernel clearing pages.
+ */
+static void
+region_populate(region_t *r, size_t bytes)
+{
+    if (bytes == 0 || region_reserve(r, bytes) != 0) {
+        return;                         /* a pass will try again */
+    }
+    bytes = region_round(bytes);
+    if (madvise(r->p, bytes, MADV_POPULATE_WRITE) != 0) {
+        /* before Linux 5.14: touch each page */
+        for (size_t off = 0; off < bytes; off += 4096) {
+            ((volatile char *) r->p)[off] = 0;
+        }
+    }
+}
+
+/* The pages past the first `used` bytes go back to the kernel (the
+ * addresses stay: a later pass faults them in again). */
+static void
+region_trim(region_t *r, size_t used)
+{
+    size_t  keep = region_round(used);
+
+    if (r->p && keep < r->bytes) {
+        (void) madvise((char *) r->p + keep, r->bytes - keep, MADV_DONTNEED);
+    }
+}
+
+static void
+region_free(region_t *r)
+{
+    if (r->p) {
+        munmap(r->p, r->bytes);
+    }
+    r->p = NULL;
+    r->bytes = 0;
+}
+
+/* due.v may hold n records */
+static int
+due_reserve(pass_t *t, size_t n)
+{
+    if (region_reserve(&t->recs, n * sizeof(prt_pred_rec_t)) != 0) {
+        return prt_kv_set_error(PRT_KV_ERROR, "verification: out of memory");
+    }
+    t->due.v = t->recs.p;
+    t->due.cap = t->recs.bytes / sizeof(prt_pred_rec_t);
+    return 0;
+}
+
 static int
 collect_due(const prt_pred_rec_t *p, void *arg)
 {
@@ -91,7 +219,11 @@ collect_due(const prt_pred_rec_t *p, void *arg)
         t->full = 1;
         return 1;
     }
-    return prt_pred_list_push(&t->due, p) == 0 ? 0 : -1;
+    if (t->due.n == t->due.cap && due_reserve(t, t->due.n + 1) != 0) {
+        return -1;
+    }
+    t->due.v[t->due.n++] = *p;
+    return 0;
 }
 
 static int
@@ -102,35 +234,132 @@ due_txn(MDB_txn *txn, void *arg)
     return prt_store_pending_due(t->store, txn, t->now_ms, collect_due, t);
 }
 
-static int
-by_symbol_day(const void *a, const void *b)
+/*
+ * The verification walks due grouped by symbol, so that each (symbol,
+ * day) is read from the bar store once: within a symbol, due order is day
+ * order (a horizon is at most 60 minutes, so nothing of one day falls due
+ * after the next day's first bar). Grouped in O(n): a hash table gives
+ * each symbol a number, then a counting sort by it (stable: due order
+ * within a symbol), instead of sorting the 296-byte records by (symbol,
+ * bar time) with comparisons (a tenth of the pass).
+ */
+static size_t
+walk_cap(size_t n)
 {
-    const prt_pred_rec_t  *x = a, *y = b;
-    int                    c = strcmp(x->symbol, y->symbol);
+    size_t  cap = 64;
 
-    if (c) {
-        return c;
+    while (cap < 2 * n) {
+        cap *= 2;
     }
-    return (x->bar_time > y->bar_time) - (x->bar_time < y->bar_time);
+    return cap;
 }
 
-/* The bars of one (symbol, day). */
+static size_t
+walk_bytes(size_t n)
+{
+    return (walk_cap(n) + 3 * n + 1) * sizeof(uint32_t) + n;
+}
+
+static int
+walk_layout(pass_t *t, walk_t *w)
+{
+    size_t  n = t->due.n, cap = walk_cap(n);
+
+    if (region_reserve(&t->keys, walk_bytes(n)) != 0) {
+        return -1;
+    }
+    w->slots = t->keys.p;
+    w->cap = cap;
+    w->order = w->slots + cap;
+    w->sym = w->order + n;
+    w->start = w->sym + n;
+    w->judged = (uint8_t *) (w->start + n + 1);
+    return 0;
+}
+
+/* due[pos]'s symbol number, given in order of first sight (*nsym). */
+static uint32_t
+symbol_number(walk_t *w, const prt_pred_rec_t *due, size_t pos,
+    uint32_t *nsym)
+{
+    const char  *symbol = due[pos].symbol;
+    uint64_t     h = 14695981039346656037ULL;      /* FNV-1a */
+
+    for (size_t i = 0; i < PRT_SYMBOL_SIZE && symbol[i]; i++) {
+        h = (h ^ (uint8_t) symbol[i]) * 1099511628211ULL;
+    }
+    for (size_t i = (size_t) (h ^ h >> 32) & (w->cap - 1); ;
+         i = (i + 1) & (w->cap - 1))
+    {
+        uint32_t  first = w->slots[i];
+
+        if (first == 0) {
+            w->slots[i] = (uint32_t) pos + 1;
+            return (*nsym)++;
+        }
+        if (strncmp(due[first - 1].symbol, symbol, PRT_SYMBOL_SIZE) == 0) {
+            return w->sym[first - 1];
+        }
+    }
+}
+
+static int
+walk_order(pass_t *t, walk_t *w)
+{
+    size_t    n = t->due.n;
+    uint32_t  nsym = 0, at = 0;
+
+    if (walk_layout(t, w) != 0) {
+        return -1;
+    }
+    memset(w->slots, 0, w->cap * sizeof(*w->slots));
+    memset(w->start, 0, (n + 1) * sizeof(uint32_t));
+    memset(w->judged, 0, n);
+    for (size_t i = 0; i < n; i++) {
+        w->sym[i] = symbol_number(w, t->due.v, i, &nsym);
+        w->start[w->sym[i]]++;
+    }
+    for (uint32_t s = 0; s < nsym; s++) {
+        uint32_t  c = w->start[s];
+
+        w->start[s] = at;
+        at += c;
+    }
+    for (size_t i = 0; i < n; i++) {
+        w->order[w->start[w->sym[i]]++] = (uint32_t) i;
+    }
+    return 0;
+}
+
+/* The bars of one (symbol, day), and the day's times, worked out once. */
 typedef struct {
-    char        symbol[PRT_SYMBOL_SIZE];
-    prt_day_t   day;
-    int         n;
-    prt_bar_t   bars[PRT_BS_DAY_BARS];
+    uint32_t           sym;           /* the walk's symbol number */
+    int64_t            start, end;    /* [start, end) of the day, Unix s */
+    prt_day_t          day;
+    prt_trading_day_t  td;
+    int                n;
+    prt_bar_t          bars[PRT_BS_DAY_BARS];
 } day_cache_t;
 
 static int
-load_day(prt_barstore_t *bs, MDB_txn *txn, const prt_pred_rec_t *p,
-    day_cache_t *c)
+load_day(prt_barstore_t *bs, MDB_txn *txn, uint32_t sym,
+    const prt_pred_rec_t *p, day_cache_t *c)
 {
-    memcpy(c->symbol, p->symbol, PRT_SYMBOL_SIZE);
+    c->sym = sym;
     c->day = (prt_day_t) prt_ny_day_of_utc(p->bar_time);
+    c->start = prt_ny_day_start_utc(c->day);
+    c->end = prt_ny_day_start_utc(c->day + 1);
+    prt_calendar_day(c->day, &c->td);
     c->n = prt_barstore_get_day(bs, txn, p->symbol, c->day, c->bars,
                                 PRT_BS_DAY_BARS);
     return c->n < 0 ? -1 : 0;
+}
+
+static int
+same_day(const day_cache_t *c, uint32_t sym, const prt_pred_rec_t *p)
+{
+    return c->n >= 0 && c->sym == sym && p->bar_time >= c->start
+           && p->bar_time < c->end;
 }
 
 /*
@@ -141,13 +370,9 @@ load_day(prt_barstore_t *bs, MDB_txn *txn, const prt_pred_rec_t *p,
 static int
 verify_minute(const day_cache_t *c, const prt_pred_rec_t *p, int *u)
 {
-    prt_trading_day_t  td;
-    int64_t            day_start = prt_ny_day_start_utc(c->day);
-
-    prt_calendar_day(c->day, &td);
-    *u = (int) ((p->bar_time - day_start) / 60) + p->horizon;
-    if (*u > td.post_close - 1) {
-        *u = td.post_close - 1;
+    *u = (int) ((p->bar_time - c->start) / 60) + p->horizon;
+    if (*u > c->td.post_close - 1) {
+        *u = c->td.post_close - 1;
     }
     return *u;
 }
@@ -164,7 +389,7 @@ verify_minute(const day_cache_t *c, const prt_pred_rec_t *p, int *u)
 static int
 is_due(const pass_t *t, const day_cache_t *c, int u)
 {
-    int64_t  day_start = prt_ny_day_start_utc(c->day);
+    int64_t  day_start = c->start;
     int64_t  u_end_ms = (day_start + (int64_t) u * 60 + 60) * 1000;
 
     if (t->now_ms >= u_end_ms + t->grace_ms) {
@@ -212,30 +437,48 @@ verify_one(pass_t *t, const day_cache_t *c, prt_pred_rec_t *p)
     return 1;
 }
 
+/*
+ * Verifies due in place in the walk's order, then moves the ones judged
+ * to the front, in due order: out[] is that prefix, the order their
+ * calibration_seq is numbered and their events are told in.
+ */
 static int
 verify_txn(MDB_txn *txn, void *arg)
 {
     pass_t       *t = arg;
+    walk_t       *w = &t->walk;
     day_cache_t  *c = malloc(sizeof(*c));
+    size_t        n = 0;
     int           rc = 0;
 
     if (c == NULL) {
         return -1;
     }
-    c->symbol[0] = '\0';
+    c->n = -1;
     for (size_t i = 0; i < t->due.n && rc == 0; i++) {
-        prt_pred_rec_t  *p = &t->due.v[i];
+        uint32_t         pos = w->order[i];
+        prt_pred_rec_t  *p = &t->due.v[pos];
 
-        if (strcmp(c->symbol, p->symbol) != 0
-            || c->day != prt_ny_day_of_utc(p->bar_time))
-        {
-            rc = load_day(t->bars, txn, p, c);
+        if (!same_day(c, w->sym[pos], p)) {
+            rc = load_day(t->bars, txn, w->sym[pos], p, c);
         }
-        if (rc == 0 && verify_one(t, c, p)) {
-            rc = prt_pred_list_push(&t->out, p);
+        if (rc == 0) {
+            w->judged[pos] = (uint8_t) verify_one(t, c, p);
         }
     }
     free(c);
+    for (size_t i = 0; rc == 0 && i < t->due.n; i++) {
+        if (w->judged[i]) {
+            if (n != i) {
+                t->due.v[n] = t->due.v[i];
+            }
+            n++;
+        }
+    }
+    /* a view: due's memory is the pass's region */
+    t->out.v = t->due.v;
+    t->out.n = rc == 0 ? n : 0;
+    t->out.cap = 0;
     return rc;
 }
 
@@ -352,12 +595,23 @@ pass_run(prt_task_t *task)
     pass_t    *t = (pass_t *) task;
     uint64_t   t0 = now_us();
 
-    t->rc = prt_store_read(t->store, due_txn, t);
+    uint64_t   t1, t2, t3;
+
+    t->rc = due_reserve(t, t->limit < PRT_RESERVE_MAX ? t->limit
+                                                       : PRT_RESERVE_MAX);
+    if (t->rc == 0) {
+        t->rc = prt_store_read(t->store, due_txn, t);
+    }
+    t1 = now_us();
+    if (t->rc == 0 && t->due.n && walk_order(t, &t->walk) != 0) {
+        t->rc = -1;
+        prt_kv_set_error(PRT_KV_ERROR, "verification: out of memory");
+    }
+    t2 = now_us();
     if (t->rc == 0 && t->due.n) {
-        /* one read of each (symbol, day), not one per prediction */
-        qsort(t->due.v, t->due.n, sizeof(*t->due.v), by_symbol_day);
         t->rc = prt_barstore_read(t->bars, verify_txn, t);
     }
+    t3 = now_us();
     if (t->rc == 0 && t->out.n) {
         /* out[] becomes what this node stored: on PostgreSQL another
          * node may have verified (and told) some of them already */
@@ -365,6 +619,10 @@ pass_run(prt_task_t *task)
                                          number_verified, t);
     }
     t->us = now_us() - t0;
+    t->read_us = t1 - t0;
+    t->sort_us = t2 - t1;
+    t->verify_us = t3 - t2;
+    t->commit_us = t0 + t->us - t3;
     if (t->rc != 0) {
         snprintf(t->err, sizeof(t->err), "%s", prt_kv_errmsg());
     } else if (t->out.n && render_tails(t) != 0) {
@@ -397,11 +655,14 @@ publish_tails(prt_events_t *ev, const prt_pred_rec_t *p, const char *text,
     }
 }
 
+/* Its regions go back to the verifier, for the next pass. */
 static void
 pass_free(pass_t *t)
 {
-    prt_pred_list_free(&t->due);
-    prt_pred_list_free(&t->out);
+    region_trim(&t->recs, t->due.n * sizeof(prt_pred_rec_t));
+    region_trim(&t->keys, t->due.n ? walk_bytes(t->due.n) : 0);
+    t->v->recs = t->recs;
+    t->v->keys = t->keys;
     free(t->tails);
     free(t->text);
     free(t);
@@ -411,15 +672,17 @@ pass_free(pass_t *t)
 static void
 pass_finish(prt_verifier_t *v, pass_t *t)
 {
-    v->publishing = NULL;
-    v->running = 0;
     /* a full pass that verified nothing read only predictions waiting for
      * their bar: running it again now would find the same */
-    if ((t->full && t->out.n) || v->again) {
+    int  again = (t->full && t->out.n) || v->again;
+
+    v->publishing = NULL;
+    v->running = 0;
+    pass_free(t);
+    if (again) {
         v->again = 0;
         verifier_start(v);
     }
-    pass_free(t);
 }
 
 /*
@@ -500,9 +763,14 @@ pass_done(prt_task_t *task)
     }
     if (t->out.n) {
         prt_debug("verified %zu predictions (%zu checked) in %llu us, "
-                  "events rendered in %llu us", t->out.n, t->due.n,
-                  (unsigned long long) t->us,
-                  (unsigned long long) t->render_us);
+                  "events rendered in %llu us; the pass: read %llu us, "
+                  "sort %llu us, verify %llu us, commit %llu us",
+                  t->out.n, t->due.n, (unsigned long long) t->us,
+                  (unsigned long long) t->render_us,
+                  (unsigned long long) t->read_us,
+                  (unsigned long long) t->sort_us,
+                  (unsigned long long) t->verify_us,
+                  (unsigned long long) t->commit_us);
     }
     publish_slice(v, t);
 }
@@ -524,6 +792,10 @@ verifier_start(prt_verifier_t *v)
         return;
     }
     t->v = v;
+    t->recs = v->recs;                  /* the pass's until pass_free */
+    t->keys = v->keys;
+    memset(&v->recs, 0, sizeof(v->recs));
+    memset(&v->keys, 0, sizeof(v->keys));
     t->store = v->conf.store;
     t->bars = v->conf.bars;
     t->now_ms = prt_clock_now_ms(v->conf.clock);
@@ -575,7 +847,20 @@ prt_verifier_free(prt_verifier_t *v)
         if (v->publishing) {
             pass_free(v->publishing);
         }
+        region_free(&v->recs);
+        region_free(&v->keys);
         free(v);
+    }
+}
+
+void
+prt_verifier_prepare(prt_verifier_t *v, size_t n)
+{
+    n = n < v->conf.batch ? n : v->conf.batch;
+    n = n < PRT_RESERVE_MAX ? n : PRT_RESERVE_MAX;
+    if (n && !v->running) {
+        region_populate(&v->recs, n * sizeof(prt_pred_rec_t));
+        region_populate(&v->keys, walk_bytes(n));
     }
 }
 

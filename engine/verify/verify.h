@@ -51,6 +51,10 @@ typedef struct {
 prt_verifier_t *prt_verifier_new(const prt_verifier_conf_t *conf);
 void prt_verifier_free(prt_verifier_t *v);
 
+/* At start, n predictions are due already (a restart after a stop): the
+ * first pass's memory is made ready now (engine/verify/verify.c). */
+void prt_verifier_prepare(prt_verifier_t *v, size_t n);
+
 /* Bars arrived: with the feed clock a pass runs now, else on the timer. */
 void prt_verifier_ingested(prt_verifier_t *v);
 

@@ -8,7 +8,8 @@
  * only). In "new", predictions are stored pending and then verified with
  * prt_store_verify, which keeps the outcome apart; half of them are
  * verified out of id order (not appended), the other half through
- * prt_store_verify_claimed (one node: every one given is claimed), and a second job's records are
+ * prt_store_verify_claimed (one node: every one given is claimed) in due
+ * order, and then again (its pending keys gone), and a second job's records are
  * stored in the old layout, so the store mixes both. Every reader of the
  * store must then return, in both stores and after a reopen, exactly the
  * records built here (byte for byte), and `pending` must hold exactly the
@@ -267,7 +268,25 @@ count_claimed(prt_pred_rec_t *preds, size_t n, void *ctx)
     claimed_seen += n;
 }
 
-/* Job 0 scanned pending, then verified in two passes out of id order. */
+/* (due time, id): the order the verifier hands a pass over in */
+static int
+by_due(const void *a, const void *b)
+{
+    const prt_pred_rec_t  *x = a, *y = b;
+
+    if (x->due_ms != y->due_ms) {
+        return x->due_ms > y->due_ms ? 1 : -1;
+    }
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+/*
+ * Job 0 scanned pending, then verified in two passes out of id order: the
+ * first in no order at all, the second in due order as the verifier gives
+ * them (ids then out of order, pending ones left between them), and that
+ * second pass once more, its pending keys gone already: no error, and
+ * nothing changes.
+ */
 static int
 put_new_layout(prt_store_t *s, const prt_job_rec_t *job)
 {
@@ -300,9 +319,11 @@ put_new_layout(prt_store_t *s, const prt_job_rec_t *job)
         if (pass == 1) {
             size_t  given = n;
 
+            qsort(done, n, sizeof(*done), by_due);
             claimed_seen = 0;
             if (prt_store_verify_claimed(s, done, &n, count_claimed, NULL) != 0
-                || n != given || claimed_seen != given)
+                || n != given || claimed_seen != given
+                || prt_store_verify(s, done, n) != 0)
             {
                 return -1;
             }
