@@ -85,6 +85,7 @@ END {
 sub start_node_b {
     my ($dir, $clock, @args) = @_;
 
+    stop_node_b() if $NODE_B;          # left by a block that died
     make_path($dir);
     system('cp', '-a', "$FIXTURES/demo/.", "$dir/") == 0 or die "cp failed\n";
     $NODE_B = spawn([$ENGINE, 'serve', '--store', $PG->conninfo(engine_db()),
@@ -118,9 +119,9 @@ sub start_nginx_b {
 
 # Stops node b (its nginx, then its engine); what nginx's stop found wrong.
 sub stop_node_b {
-    my @problems = $NGINX_B->stop;
+    my @problems = $NGINX_B ? $NGINX_B->stop : ();
     $NGINX_B = undef;
-    stop_process($NODE_B, 'TERM', 10);
+    stop_process($NODE_B, 'TERM', 10) if $NODE_B;
     $NODE_B = undef;
     return @problems;
 }
