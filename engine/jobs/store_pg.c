@@ -1212,15 +1212,28 @@ verify_txn(PGconn *c, const prt_pred_rec_t *preds, size_t n,
     return rc;
 }
 
-int
-prt_store_pg_verify(prt_store_pg_t *pg, const prt_pred_rec_t *preds,
-    size_t n)
+/* What one verification transaction stores: preds[0..*n), claimed first
+ * when claim (then *n becomes how many were), told to fn once claimed. */
+typedef struct {
+    prt_pred_rec_t  *preds;
+    size_t          *n;
+    int              claim;
+    prt_claimed_fn   fn;
+    void            *ctx;
+} verify_t;
+
+static int claim_txn(PGconn *c, prt_pred_rec_t *preds, size_t *n);
+
+/* The transaction around it: BEGIN, (claim,) store, COMMIT or ROLLBACK,
+ * and the pending count this node's writes moved. */
+static int
+store_verified(prt_store_pg_t *pg, const verify_t *v)
 {
     PGconn    *c;
     uint64_t   stored = 0;
     int        rc;
 
-    if (n == 0) {
+    if (*v->n == 0) {
         return 0;
     }
     c = pg_get(pg);
@@ -1229,8 +1242,14 @@ prt_store_pg_verify(prt_store_pg_t *pg, const prt_pred_rec_t *preds,
     }
     write_begin(pg);
     rc = pg_cmd(c, "BEGIN", "storing verifications");
-    if (rc == 0) {
-        rc = verify_txn(c, preds, n, &stored);
+    if (rc == 0 && v->claim) {
+        rc = claim_txn(c, v->preds, v->n);
+    }
+    if (rc == 0 && *v->n) {
+        if (v->fn) {
+            v->fn(v->preds, *v->n, v->ctx);
+        }
+        rc = verify_txn(c, v->preds, *v->n, &stored);
     }
     if (rc == 0) {
         rc = pg_cmd(c, "COMMIT", "storing verifications");
@@ -1240,6 +1259,16 @@ prt_store_pg_verify(prt_store_pg_t *pg, const prt_pred_rec_t *preds,
     pg_put(pg, c);
     count_writes(pg, rc == 0, 0, 0, -(int64_t) stored, 0);
     return rc;
+}
+
+int
+prt_store_pg_verify(prt_store_pg_t *pg, const prt_pred_rec_t *preds,
+    size_t n)
+{
+    /* not claimed: preds is only read */
+    verify_t  v = { (prt_pred_rec_t *) preds, &n, 0, NULL, NULL };
+
+    return store_verified(pg, &v);
 }
 
 static int
@@ -1310,35 +1339,9 @@ int
 prt_store_pg_verify_claimed(prt_store_pg_t *pg, prt_pred_rec_t *preds,
     size_t *n, prt_claimed_fn fn, void *ctx)
 {
-    PGconn    *c;
-    uint64_t   stored = 0;
-    int        rc;
+    verify_t  v = { preds, n, 1, fn, ctx };
+    int       rc = store_verified(pg, &v);
 
-    if (*n == 0) {
-        return 0;
-    }
-    c = pg_get(pg);
-    if (c == NULL) {
-        return -1;
-    }
-    write_begin(pg);
-    rc = pg_cmd(c, "BEGIN", "storing verifications");
-    if (rc == 0) {
-        rc = claim_txn(c, preds, n);
-    }
-    if (rc == 0 && *n) {
-        if (fn) {
-            fn(preds, *n, ctx);
-        }
-        rc = verify_txn(c, preds, *n, &stored);
-    }
-    if (rc == 0) {
-        rc = pg_cmd(c, "COMMIT", "storing verifications");
-    } else {
-        pg_rollback(c);
-    }
-    pg_put(pg, c);
-    count_writes(pg, rc == 0, 0, 0, -(int64_t) stored, 0);
     if (rc != 0) {
         *n = 0;                         /* nothing stored */
     }
