@@ -16,7 +16,7 @@ use Time::HiRes ();
 use PatternRT::Jobs qw(
     PRT call_api call_api_raw run_job get_job wait_job_status wait_job
     wait_engine_idle health wait_workers_connected
-    job_problems unknown_symbols read_flat_day ny_instant iso_z
+    job_problems unknown_symbols big_symbols read_flat_day ny_instant iso_z
 );
 
 our $FIXTURES = $ENV{TEST_PRT_FIXTURES} // '';
@@ -34,17 +34,7 @@ our $JSON = JSON::PP->new->canonical;
 engine_config(data => "$FIXTURES/demo", clock => iso_z($T_REGULAR),
               args => ['--scan_chunk', 1, '--search_threads', $THREADS]);
 
-# 10,000 symbols (the default limit): a fixture ticker every 160 places,
-# unknown ones between.
-sub big_symbols {
-    my @unknown = unknown_symbols(10000 - @TICKERS);
-    my @all;
-    for my $i (0 .. $#TICKERS) {
-        push @all, splice(@unknown, 0, 159), $TICKERS[$i];
-    }
-    return (@all, @unknown);
-}
-our @BIG = big_symbols();
+our @BIG = big_symbols(@TICKERS);
 
 # Waits (cheaply) until $pred is true of the job's progress or the job
 # ends; returns GET /job/{id} then.

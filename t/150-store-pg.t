@@ -26,7 +26,8 @@ use File::Temp qw(tempdir);
 use PatternRT::Pg;
 use PatternRT::Jobs qw(
     PRT call_api call_api_raw run_job get_job wait_job wait_job_status health
-    wait_workers_connected unknown_symbols read_flat_day ny_instant iso_z
+    wait_workers_connected unknown_symbols big_symbols read_flat_day
+    ny_instant iso_z
 );
 use PatternRT::Nginx;
 use PatternRT::WebSocket;
@@ -59,18 +60,6 @@ our $NODE_B;                           # pid of the second node (TEST 5)
 
 engine_config(data => "$FIXTURES/demo", clock => $CLOCK,
               args => ['--scan_chunk', 4]);
-
-# 10,000 symbols: a fixture ticker every 160 places, unknown ones between
-# (t/052-jobs-durability.t), so a job with one symbol a chunk runs long
-# enough to be killed in the middle.
-sub big_symbols {
-    my @unknown = unknown_symbols(10000 - @TICKERS);
-    my @all;
-    for my $i (0 .. $#TICKERS) {
-        push @all, splice(@unknown, 0, 159), $TICKERS[$i];
-    }
-    return (@all, @unknown);
-}
 
 our $NGINX_B;                          # its nginx (TEST 6, 7)
 $ENV{TEST_PRT_NODE_B_PORT} = free_port();   # for TEST 7's upstream
@@ -424,7 +413,7 @@ start_node_b("$TMP/node-b");
 engine_config(args => ['--scan_chunk', 1]);
 engine_restart();
 wait_workers_connected();
-our $ID = run_job({ symbols => [big_symbols()] })->{job_id};
+our $ID = run_job({ symbols => [big_symbols(@TICKERS)] })->{job_id};
 wait_job_status($ID, sub { $_[0]{progress}{completed} >= 4 },
                 'a few predictions');
 # decoded after the kill: decoding 10,000 symbols' answer takes longer

@@ -32,7 +32,7 @@ our @EXPORT_OK = qw(
     wait_job wait_engine_idle health wait_workers_connected
     is_uuid is_iso_z is_num is_int
     job_problems result_problems failure_problems ranking_problems
-    unknown_symbols read_flat_day ny_local ny_instant iso_z iso_seconds iso_ms
+    unknown_symbols big_symbols read_flat_day ny_local ny_instant iso_z iso_seconds iso_ms
     expected_scan close_enough get_json history_all replay_command
 );
 
@@ -412,6 +412,20 @@ sub unknown_symbols {
     $prefix //= 'X';
     my $width = length($n) < 4 ? 4 : length $n;
     return map { sprintf '%s%0*d', $prefix, $width, $_ } 1 .. $n;
+}
+
+# 10,000 symbols (the default limit): one of @tickers every 160 places,
+# unknown ones between, so a job of one symbol a chunk runs long enough to
+# be killed or cancelled in the middle.
+sub big_symbols {
+    my (@tickers) = @_;
+
+    my @unknown = unknown_symbols(10000 - @tickers);
+    my @all;
+    for my $i (0 .. $#tickers) {
+        push @all, splice(@unknown, 0, 159), $tickers[$i];
+    }
+    return (@all, @unknown);
 }
 
 # ---------------------------------------------------------------------------
