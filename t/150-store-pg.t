@@ -168,18 +168,25 @@ sub job_bytes {
 our $JOB_LOCKS = "SELECT count(*) FROM pg_locks l JOIN pg_class c"
                . " ON c.oid = l.relation WHERE c.relname = 'prt_jobs'";
 
-sub lock_jobs {
+# A psql session holding $table locked in $mode (LOCK TABLE's words) once
+# the lock is granted; $locks counts that table's locks in pg_locks.
+sub lock_table {
+    my ($table, $mode, $locks) = @_;
+
+    (my $held = join('', map { ucfirst lc } split / /, $mode)) .= 'Lock';
     local $ENV{PGOPTIONS} = '-c client_min_messages=warning';
     open(my $lock, '|-', "$PatternRT::Pg::BIN/psql", '-X', '-q', '-v',
          'ON_ERROR_STOP=1', '-d', $PG->conninfo(engine_db()), '-o',
          '/dev/null') or die "psql: $!\n";
     select((select($lock), $| = 1)[0]);
-    print {$lock} "BEGIN; LOCK TABLE prt_jobs IN ACCESS EXCLUSIVE MODE;\n";
-    wait_until(sub { $PG->psql(engine_db(), "$JOB_LOCKS AND l.granted"
-                               . " AND l.mode = 'AccessExclusiveLock'") },
-               30, 'the lock on prt_jobs');
+    print {$lock} "BEGIN; LOCK TABLE $table IN $mode MODE;\n";
+    wait_until(sub { $PG->psql(engine_db(), "$locks AND l.granted"
+                               . " AND l.mode = '$held'") },
+               30, "the lock on $table");
     return $lock;
 }
+
+sub lock_jobs { return lock_table('prt_jobs', 'ACCESS EXCLUSIVE', $JOB_LOCKS) }
 
 # TEST 10: the predictions table locked EXCLUSIVE (plain reads go on;
 # row locks and updates wait, as long as lock_timeout).
@@ -187,19 +194,10 @@ our $PRED_LOCKS = "SELECT count(*) FROM pg_locks l JOIN pg_class c"
                 . " ON c.oid = l.relation WHERE c.relname = 'prt_predictions'";
 
 sub lock_predictions {
-    local $ENV{PGOPTIONS} = '-c client_min_messages=warning';
-    open(my $lock, '|-', "$PatternRT::Pg::BIN/psql", '-X', '-q', '-v',
-         'ON_ERROR_STOP=1', '-d', $PG->conninfo(engine_db()), '-o',
-         '/dev/null') or die "psql: $!\n";
-    select((select($lock), $| = 1)[0]);
-    print {$lock} "BEGIN; LOCK TABLE prt_predictions IN EXCLUSIVE MODE;\n";
-    wait_until(sub { $PG->psql(engine_db(), "$PRED_LOCKS AND l.granted"
-                               . " AND l.mode = 'ExclusiveLock'") },
-               30, 'the lock on prt_predictions');
-    return $lock;
+    return lock_table('prt_predictions', 'EXCLUSIVE', $PRED_LOCKS);
 }
 
-sub unlock_jobs {
+sub unlock {
     my ($lock) = @_;
 
     print {$lock} "COMMIT;\n";
@@ -548,7 +546,7 @@ wait_until(sub { $PG->psql($db, "$JOB_LOCKS AND NOT l.granted") }, 30,
 our @HEALTH = map { call_api('GET', '/health') } 1 .. 3;
 our $STILL_WAITING = $PG->psql($db, "$JOB_LOCKS AND NOT l.granted");
 our $ANSWERED_EARLY = -e $OUT;
-unlock_jobs($LOCK);
+unlock($LOCK);
 our $RUN = child_answer($CHILD, $OUT);
 our $JOB = eval { wait_job(JSON::PP::decode_json($RUN->{body})->{job_id}) };
 --- request
@@ -587,7 +585,7 @@ our ($C2, $O2) = run_in_child('b2');
 wait_until(sub { health()->{jobs}{store_waiting} == 2 }, 30,
            'two starts waiting for the store');
 our $THIRD = call_api('POST', PRT . '/run', { symbols => [$TICKERS[0]] });
-unlock_jobs($LOCK);
+unlock($LOCK);
 our @RUNS = (child_answer($C1, $O1), child_answer($C2, $O2));
 our @JOBS = map { eval { wait_job(JSON::PP::decode_json($_->{body})->{job_id}) } } @RUNS;
 our $AFTER = call_api('POST', PRT . '/run', { symbols => [$TICKERS[0]] });
@@ -646,7 +644,7 @@ wait_until(sub { $PG->psql($db, "$PRED_LOCKS AND NOT l.granted") >= 2 }, 30,
            'both nodes to wait to store their verifications');
 our ($SUB_A, $SUB_B) = map { verifications_subscriber($_) }
                        server_port(), $NGINX_B->{port};
-unlock_jobs($LOCK);
+unlock($LOCK);
 wait_until(sub { $PG->psql($db, "SELECT count(*) FROM prt_predictions"
                            . " WHERE pending AND due_ms <= $LATER_MS") == 0 },
            60, 'every due prediction stored');
