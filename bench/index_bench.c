@@ -42,6 +42,7 @@
 #include "forecast/forecast.h"
 #include "index/files.h"
 #include "index/index.h"
+#include "bench/clock.h"
 
 #define BENCH_WARMUP  200       /* searches before the latency is timed */
 
@@ -70,15 +71,6 @@ typedef struct {
     size_t       top;          /* results at full accuracy (0: all) */
     size_t       chunk;        /* 0: no chunked runs */
 } bench_opts_t;
-
-static double
-now_s(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
 
 /* CPU seconds (user + system) of this process so far: on a shared
  * machine the wall time includes waiting for a core, this does not */

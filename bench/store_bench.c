@@ -23,21 +23,13 @@
 #include <time.h>
 
 #include "jobs/store.h"
+#include "bench/clock.h"
 
 #define TOTAL    1000000
 #define FILL     20000
 #define JOB      10000
 #define JOB_CHUNK 250
 #define DUE      100000
-
-static double
-now_s(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
 
 static void
 make_job(prt_job_rec_t *job, uint32_t total)

@@ -34,6 +34,7 @@
 #include "core/kv.h"
 #include "data/barstore.h"
 #include "jobs/store.h"
+#include "bench/clock.h"
 
 #define SYMBOLS        1000
 #define TOTAL          1000000
@@ -47,15 +48,6 @@
 #define CLOCK_MINUTE   720        /* the engine's clock: 12:00 ET */
 
 static const int  bench_year = 2024, bench_month = 1, bench_mday = 3;
-
-static double
-now_s(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
 
 static void
 symbol_name(int i, char out[PRT_SYMBOL_SIZE])
